@@ -1,0 +1,200 @@
+"""Every op's rules against torch itself: shape, parameter count, MACs, and refusals.
+
+Strategies (conftest.py) draw arguments and input shapes; torch is the oracle. An op
+without a strategy fails here, so a newly registered op cannot go untested."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+import archspec.ops as ops
+from archspec.ops.base import ShapeRuleError
+
+OPS = sorted(ops.registry())
+
+
+def traced(op, a, n):
+    """Functional ops run through torch.fx, as the compiler will trace them."""
+    ns = {"call": lambda *xs: op.apply(a, *xs)}
+    names = ", ".join(f"x{i}" for i in range(n))
+    exec(f"def merged({names}):\n    return call({names})", ns)
+    return torch.fx.symbolic_trace(ns["merged"])
+
+
+def build(op, a, xs):
+    module = op.module(a, xs)
+    return module, (module if module is not None else traced(op, a, len(xs)))
+
+
+def forward(fn, xs, batch, grad):
+    inputs = [torch.randn(batch, *x, requires_grad=grad) for x in xs]
+    inputs = [t.clone() for t in inputs]  # non-leaf, so inplace ops may run with grad on
+    with torch.set_grad_enabled(grad):
+        return fn(*inputs)
+
+
+def flops(fn, xs):
+    """FlopCounterMode's per-sample total; batch 1 unless torch needs two samples (batch norm)."""
+    for batch in (1, 2):
+        try:
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                forward(fn, xs, batch, grad=False)
+            return counter.get_total_flops() // batch
+        except ValueError:
+            if batch == 2:
+                raise
+
+
+def run_torch(op, a, xs):
+    """(torch's output sample shape, module, fn) or the exception torch raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module, fn = build(op, a, xs)
+            out = forward(fn, xs, 2, grad=True)
+            forward(fn, xs, 2, grad=False)  # some kernels check differently without autograd
+        if out.numel() == 0:  # torch may allow it (conv_transpose); a model cannot use it
+            return ValueError(f"empty output {tuple(out.shape)}")
+        return tuple(out.shape[1:]), module, fn
+    except Exception as e:  # noqa: BLE001 - any torch failure counts as a refusal
+        return e
+
+
+@pytest.mark.parametrize("name", OPS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_op_agrees_with_torch(name, op_strategies, data):
+    assert name in op_strategies, f"op '{name}' has no hypothesis strategy in tests/ops/conftest.py"
+    op = ops.get(name)
+    given_args, xs = data.draw(op_strategies[name](op), label="args, inputs")
+    a, problems = op.check_args(given_args)
+    assert not problems
+    try:
+        out, refusal = op.shape(a, xs), None
+    except ShapeRuleError as e:
+        out, refusal = None, e
+    result = run_torch(op, a, xs)
+    if isinstance(result, Exception):
+        assert refusal is not None, f"torch refused {xs} but the rule gave {out}: {result}"
+        assert str(refusal).startswith(f"{name}: ")
+        return
+    assert refusal is None, f"the rule refused what torch accepts (output {result[0]}): {refusal}"
+    torch_out, module, fn = result
+    assert out == torch_out
+    assert all(isinstance(v, int) for v in out)
+    n_params = sum(p.numel() for p in module.parameters()) if module is not None else 0
+    assert op.params(a, xs) == n_params
+    if module is not None:
+        module.eval()
+    assert op.macs(a, xs, out) * 2 == flops(fn, xs)
+
+
+def test_every_op_has_a_strategy(op_strategies):
+    assert set(OPS) <= set(op_strategies)
+    assert len(OPS) >= 50
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_op_declaration(name):
+    op = ops.get(name)
+    assert op.name == name and op.doc and all(arg.doc for arg in op.args)
+    assert op.arity == (None if name in {"concat", "stack", "add", "mul", "max", "mean"} else 1)
+    assert op.main_arg is None or op.main_arg in op.arg_map
+    assert len({arg.name for arg in op.args}) == len(op.args)
+
+
+def rule(name, xs, **given):
+    op = ops.get(name)
+    a, problems = op.check_args(given)
+    assert not problems
+    return op, a, op.shape(a, xs)
+
+
+@pytest.mark.parametrize("name, args, xs, out, params, macs", [
+    ("conv2d", {"out": 6, "kernel": 5, "padding": 2}, [(1, 28, 28)], (6, 28, 28), 156, 6 * 25 * 28 * 28),
+    ("conv2d", {"out": 16, "kernel": 3, "padding": "same", "bias": False}, [(8, 5, 7)], (16, 5, 7), 1152, 1152 * 35),
+    ("conv1d", {"out": 4, "kernel": 3, "stride": 2, "groups": 2}, [(6, 9)], (4, 4), 4 * 3 * 3 + 4, 36 * 4),
+    ("conv_transpose2d", {"out": 3, "kernel": 4, "stride": 2, "padding": 1}, [(8, 7, 7)], (3, 14, 14), 387, 8 * 3 * 16 * 49),
+    ("linear", {"out": 10}, [(1408,)], (10,), 14090, 14080),
+    ("linear", {"out": 4, "bias": False}, [(5, 3)], (5, 4), 12, 60),
+    ("maxpool2d", {"kernel": 2}, [(6, 28, 28)], (6, 14, 14), 0, 0),
+    ("maxpool1d", {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True}, [(1, 5)], (1, 3), 0, 0),
+    ("avgpool2d", {"kernel": 3, "stride": 2, "ceil_mode": True}, [(1, 6, 6)], (1, 3, 3), 0, 0),
+    ("flatten", {}, [(64, 7, 7)], (3136,), 0, 0),
+    ("batchnorm2d", {}, [(32, 8, 8)], (32, 8, 8), 64, 0),
+    ("layernorm", {"dims": 2}, [(4, 5, 6)], (4, 5, 6), 60, 0),
+    ("concat", {}, [(3, 4, 4), (5, 4, 4)], (8, 4, 4), 0, 0),
+    ("stack", {"dim": -1}, [(3, 4), (3, 4), (3, 4)], (3, 4, 3), 0, 0),
+    ("reshape", {"shape": [-1, 4]}, [(2, 3, 4)], (6, 4), 0, 0),
+    ("permute", {"dims": [1, 2, 0]}, [(3, 4, 5)], (4, 5, 3), 0, 0),
+    ("upsample", {"scale": 2}, [(3, 4, 5)], (3, 8, 10), 0, 0),
+    ("adaptive_avgpool2d", {"size": 1}, [(512, 7, 7)], (512, 1, 1), 0, 0),
+])
+def test_hand_computed(name, args, xs, out, params, macs):
+    op, a, got = rule(name, xs, **args)
+    assert got == out
+    assert op.params(a, xs) == params
+    assert op.macs(a, xs, got) == macs
+
+
+@pytest.mark.parametrize("name, args, xs, message", [
+    ("conv2d", {"out": 6, "kernel": 5}, [(1, 3, 3)],
+     "conv2d: kernel 5x5 (with dilation 1) is larger than the padded input 3x3"),
+    ("conv2d", {"out": 6, "kernel": 3}, [(3, 28)], "conv2d: expects input (C, H, W) (rank 3), found [3, 28] (rank 2)"),
+    ("conv2d", {"out": 6, "kernel": 3, "groups": 2}, [(3, 8, 8)], "input channels 3 not divisible by groups 2"),
+    ("conv2d", {"out": 6, "kernel": 3, "stride": 2, "padding": "same"}, [(3, 8, 8)], "padding 'same' needs stride 1"),
+    ("maxpool2d", {"kernel": 2, "padding": 2}, [(3, 8, 8)], "padding 2x2 is more than half the kernel 2x2"),
+    ("add", {}, [(128, 28, 28), (64, 56, 56)], "add: input shapes differ: [128, 28, 28], [64, 56, 56]"),
+    ("mul", {}, [(64, 1, 1), (64, 28, 28), (64, 28, 28)], "mul: input shapes differ: [64, 1, 1], [64, 28, 28], [64, 28, 28]"),
+    ("mean", {}, [(3,)], "mean: needs at least 2 inputs, found 1"),
+    ("concat", {"dim": 0}, [(3, 4), (3, 4)], "concat: dim 0 means the batch dim (0); sample dims are 1..2"),
+    ("concat", {}, [(3, 4), (3, 5)], "concat: input shapes differ outside dim 1: [3, 4], [3, 5]"),
+    ("stack", {"dim": -4}, [(3,), (3,)], "stack: dim -4 is out of range for input [3] (batch included, valid: -3..2)"),
+    ("stack", {"dim": -3}, [(3,), (3,)], "stack: dim -3 means the batch dim"),
+    ("softmax", {"dim": 0}, [(10,)], "softmax: dim 0 means the batch dim"),
+    ("flatten", {"start": 0}, [(3, 4)], "flatten: start 0 means the batch dim"),
+    ("layernorm", {"dims": 3}, [(4, 5)], "layernorm: dims 3 is more than the input's rank"),
+    ("instancenorm2d", {}, [(3, 1, 1)], "more than one spatial element"),
+    ("reshape", {"shape": [5, -1]}, [(2, 3)], "cannot reshape [2, 3] (6 elements) to [5, -1]"),
+    ("permute", {"dims": [0, 0]}, [(2, 3)], "permute: dims [0, 0] is not a permutation of 0..1"),
+    ("upsample", {"size": 4, "scale": 2.0}, [(3, 4, 4)], "give exactly one of size and scale"),
+    ("upsample", {"scale": 2, "mode": "bilinear"}, [(3, 4)], "mode 'bilinear' needs (C, H, W) input"),
+])
+def test_refusals(name, args, xs, message):
+    with pytest.raises(ShapeRuleError) as err:
+        rule(name, xs, **args)
+    assert message in str(err.value)
+
+
+def test_check_args_problems():
+    conv = ops.get("conv2d")
+    _, problems = conv.check_args({"out": 8, "kernal": 3})
+    assert ("kernal", "conv2d: unknown argument 'kernal' (did you mean 'kernel'?)") in problems
+    assert ("", "conv2d: missing required argument 'kernel'") in problems
+    _, problems = ops.get("linear").check_args({"out": "ten"})
+    assert problems == [("out", "linear: argument 'out': expected a positive integer, found string 'ten'")]
+    _, problems = ops.get("maxpool2d").check_args({"kernel": [2, 2, 2]})
+    assert "expected a positive integer or a list of 2, found list [2, 2, 2]" in problems[0][1]
+    _, problems = ops.get("relu").check_args({"inplace": 1})
+    assert "expected true or false, found int 1" in problems[0][1]
+    _, problems = ops.get("gelu").check_args({"approximate": "tahn"})
+    assert "did you mean 'tanh'?" in problems[0][1]
+
+
+def test_defaults_are_filled_and_normalized():
+    a, problems = ops.get("conv2d").check_args({"out": 8, "kernel": [3, 5]})
+    assert not problems
+    assert a == {"out": 8, "kernel": (3, 5), "stride": (1, 1), "padding": (0, 0), "dilation": (1, 1),
+                 "groups": 1, "bias": True, "padding_mode": "zeros"}
+    assert ops.get("maxpool2d").check_args({"kernel": 2})[0]["stride"] is None
+
+
+def test_no_torch_at_import():
+    code = "import sys, archspec.ops as o; o.registry(); assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
