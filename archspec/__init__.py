@@ -1,0 +1,31 @@
+"""archspec: a declarative architecture-spec compiler for PyTorch.
+
+Public API: load(), check(), build(). `check` never imports torch.
+"""
+from __future__ import annotations
+
+from archspec.errors import ArchspecError, GraphError, ResourceError, ShapeError, SpecError
+
+__all__ = ["load", "check", "build", "ArchspecError", "SpecError", "GraphError", "ShapeError", "ResourceError"]
+__version__ = "0.1.0"
+
+
+def load(spec):
+    """Parse and validate a spec (a path, YAML text, or a loaded Spec) without expanding it."""
+    from archspec.spec.loader import load_spec
+
+    return load_spec(spec)
+
+
+def check(spec, **params):
+    """Expand and shape-check a spec; returns a Report (report.ok tells if it is valid)."""
+    from archspec.compiler import check_spec
+
+    return check_spec(spec, params)
+
+
+def build(spec, **params):
+    """Compile a spec into a torch.fx.GraphModule; raises ArchspecError when it is invalid."""
+    from archspec.compiler import build_module
+
+    return build_module(spec, params)

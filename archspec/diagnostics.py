@@ -1,0 +1,32 @@
+"""Render diagnostics as a compiler prints them: location, message, source line, caret."""
+from __future__ import annotations
+
+import difflib
+
+from archspec.errors import Diagnostic
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def render(diagnostics: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
+    red, bold, dim, reset = ("\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 4
+    out = []
+    lines_of = {name: text.splitlines() for name, text in sources.items()}
+    for d in diagnostics:
+        where = f"{d.loc}: " if d.loc else ""
+        out.append(f"{bold}{where}{red}{d.severity}:{reset}{bold} {d.message}{reset}")
+        lines = lines_of.get(d.loc.file) if d.loc else None
+        if lines and 1 <= d.loc.line <= len(lines):
+            text = lines[d.loc.line - 1]
+            if len(text) > 200:
+                text = text[:200] + " ..."
+            gutter = f"{d.loc.line:>5} | "
+            out.append(f"{dim}{gutter}{reset}{text}")
+            caret_col = min(max(d.loc.col - 1, 0), len(text))
+            out.append(f"{dim}{' ' * (len(gutter) - 2)}| {reset}{' ' * caret_col}{red}^{reset}")
+        out.extend(f"    {note}" for note in d.notes)
+    return "\n".join(out)

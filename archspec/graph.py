@@ -1,0 +1,75 @@
+"""Expanded spec -> networkx DiGraph of primitive ops, and the checks that need the whole
+graph: outputs nobody uses, inputs never read, blocks that call each other in a cycle.
+Knows nothing about particular ops."""
+from __future__ import annotations
+
+import networkx as nx
+
+from archspec.errors import Diagnostic
+from archspec.spec.model import Expanded
+
+INPUT = "input"  # node attribute `kind` of graph inputs
+
+
+def to_graph(expanded: Expanded) -> nx.DiGraph:
+    """Nodes are module paths (and graph input names); each carries its Node as `node`."""
+    g = nx.DiGraph()
+    for name, shape in expanded.inputs.items():
+        g.add_node(name, kind=INPUT, shape=shape)
+    for node in expanded.nodes:
+        g.add_node(node.name, kind="op", node=node)
+        for k, value in enumerate(node.inputs):
+            g.add_edge(value.ref, node.name, index=k)
+    return g
+
+
+def check_graph(expanded: Expanded, g: nx.DiGraph) -> list[Diagnostic]:
+    """Dangling outputs and unused inputs: a spec whose values go nowhere is a mistake."""
+    outputs = {v.ref for v in expanded.outputs}
+    problems = []
+    for name, data in g.nodes(data=True):
+        if g.out_degree(name) or name in outputs:
+            continue
+        if data["kind"] == INPUT:
+            problems.append(Diagnostic(expanded.spec.locate(("input",)), "unused-input", f"input '{name}' is never used"))
+            continue
+        node = data["node"]
+        if node.op is None:
+            continue
+        problems.append(Diagnostic(node.loc, "unused", f"the output of '{name}' ({node.op.name}) is never used: "
+                                   "name it in a later from:, in outputs:, or remove it", list(node.notes)))
+    return problems
+
+
+def block_cycles(spec) -> list[Diagnostic]:
+    """Blocks that call themselves, directly or through others, named as a cycle."""
+    blocks = spec.data.get("blocks") or {}
+    calls = nx.DiGraph()
+    for name, body in blocks.items():
+        calls.add_node(name)
+        for callee, path in _calls(body, ("blocks", name), blocks):
+            if not calls.has_edge(name, callee):
+                calls.add_edge(name, callee, path=path)
+    problems = []
+    for cycle in nx.simple_cycles(calls):
+        first = cycle[0]
+        chain = " -> ".join(cycle + [first])
+        edge_path = calls.edges[first, cycle[1 % len(cycle)]]["path"]
+        problems.append(Diagnostic(spec.locate(edge_path, key=True), "cycle", f"blocks call each other in a cycle: {chain}"))
+        if len(problems) >= 10:
+            break
+    return problems
+
+
+def _calls(value, path, blocks):
+    """(block name, path of the call key) for every block call inside a YAML body."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key in blocks:
+                yield key, path + (key,)
+            yield from _calls(sub, path + (key,), blocks)
+    elif isinstance(value, list):
+        for k, sub in enumerate(value):
+            yield from _calls(sub, path + (k,), blocks)
+    elif isinstance(value, str) and value in blocks:
+        yield value, path

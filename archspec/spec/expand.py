@@ -1,0 +1,385 @@
+"""Expansion: blocks, repeats, combinators and expressions -> primitive nodes.
+
+Shapes are inferred as each node is made (archspec.shapes), because expressions such as
+`if: ${input.c != planes}` read the shape of the item's input. A failing item is
+reported and becomes a node without an op, so later items are still checked and the
+graph still knows what the failed item consumed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from archspec.diagnostics import did_you_mean
+from archspec.errors import Diagnostic, ResourceError
+from archspec.ops import registry
+from archspec.shapes import infer
+from archspec.spec.expr import ExprError, InputShape, resolve
+from archspec.spec.model import Expanded, Node, Value
+from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a hostile or mistaken spec from exhausting the machine."""
+
+    max_nodes: int = 100_000
+    max_repeat: int = 10_000
+    max_block_depth: int = 32
+
+
+class Fail(Exception):
+    """One item's problem, already located."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+@dataclass
+class Frame:
+    """Where expansion stands: expression names, the block call chain (as notes), active blocks."""
+
+    names: dict
+    notes: tuple = ()
+    blocks: tuple = ()
+
+
+class Scope:
+    """A module-path prefix; entries are named by id or by position, as in nn.Sequential."""
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.count = 0
+        self.taken: dict[str, object] = {}
+
+    def claim(self, local) -> str:
+        position = self.count
+        self.count += 1
+        name = str(position) if local is None else str(local)
+        if name in self.taken:
+            raise KeyError(name)
+        self.taken[name] = True
+        return self.prefix + name
+
+    def child(self, full_name: str) -> "Scope":
+        return Scope(full_name + ".")
+
+
+@dataclass
+class Env:
+    """The ids visible to `from:` in one layer list (lexical: enclosing lists are visible)."""
+
+    input: Value
+    parent: "Env | None" = None
+    ids: dict = field(default_factory=dict)
+
+    def lookup(self, name):
+        env = self
+        while env is not None:
+            if name in env.ids:
+                return env.ids[name]
+            env = env.parent
+        if name == "input":
+            return self.input
+        return None
+
+    def visible(self) -> list:
+        names, env = ["input"], self
+        while env is not None:
+            names += list(env.ids)
+            env = env.parent
+        return names
+
+
+class Expander:
+    def __init__(self, spec, overrides: dict, limits: Limits):
+        self.spec = spec
+        self.limits = limits
+        self.blocks = spec.data.get("blocks") or {}
+        self.ops = registry()
+        self.nodes: list[Node] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.overrides = overrides
+
+    # ---- entry point -------------------------------------------------------------------
+    def run(self) -> Expanded:
+        params = self.resolve_params()
+        inputs = self.resolve_inputs(params)
+        result = Expanded(self.spec, params, {k: v.shape for k, v in inputs.items()})
+        if self.diagnostics:
+            result.diagnostics = self.diagnostics
+            return result
+        self.root_params = params
+        first = next(iter(inputs.values()))
+        env = Env(first, ids=dict(inputs) if len(inputs) > 1 else {})
+        last = self.expand_list(self.spec.data["layers"], ("layers",), env, Scope(), Frame(params))
+        result.outputs = self.resolve_outputs(env, last)
+        result.nodes, result.diagnostics = self.nodes, self.diagnostics
+        return result
+
+    def resolve_params(self) -> dict:
+        declared = self.spec.params
+        for key in self.overrides:
+            if key not in declared:
+                hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (the spec declares no params)")
+                self.diagnostics.append(Diagnostic(None, "unknown-param", f"unknown param '{key}'{hint}"))
+        names: dict = {}
+        for key, default in declared.items():
+            try:
+                names[key] = self.overrides[key] if key in self.overrides else resolve(default, names)
+            except ExprError as e:
+                self.diagnostics.append(self.spec.error(("params", key), "expr", f"param '{key}': {e}"))
+        return names
+
+    def resolve_inputs(self, params: dict) -> dict[str, Value]:
+        raw = self.spec.data.get("input")
+        named = raw if isinstance(raw, dict) else {"input": raw}
+        out = {}
+        for name, dims in named.items():
+            base = ("input", name) if isinstance(raw, dict) else ("input",)
+            shape = []
+            for k, dim in enumerate(dims):
+                try:
+                    value = resolve(dim, params)
+                except ExprError as e:
+                    self.diagnostics.append(self.spec.error(base + (k,), "expr", str(e)))
+                    continue
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    self.diagnostics.append(self.spec.error(base + (k,), "bad-input", f"input sizes must be positive integers, found {value!r}"))
+                shape.append(value)
+            out[str(name)] = Value(str(name), tuple(shape))
+        return out
+
+    def resolve_outputs(self, env: Env, last: Value) -> list[Value]:
+        wanted = self.spec.data.get("outputs")
+        if not wanted:
+            return [last]
+        outs = []
+        for k, name in enumerate(wanted):
+            value = env.lookup(name)
+            if value is None:
+                self.diagnostics.append(self.spec.error(("outputs", k), "unknown-id", f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
+            else:
+                outs.append(value)
+        return outs
+
+    # ---- lists and items ---------------------------------------------------------------
+    def expand_list(self, items, path, env: Env, scope: Scope, frame: Frame, paths=None) -> Value:
+        """A chain: each item takes the previous output unless it says `from:`."""
+        prev = env.input
+        for k, item in enumerate(items):
+            item_path = paths[k] if paths else path + (k,)
+            try:
+                prev = self.expand_item(item, item_path, env, prev, scope, frame)
+            except Fail as f:
+                self.report(f.diagnostic, frame)
+                prev = self.poison(item_path, [prev], frame)
+        return prev
+
+    def expand_item(self, item, path, env: Env, prev: Value, scope: Scope, frame: Frame) -> Value:
+        head, body, mods = self.split(item, path)
+        sources = self.sources(mods, path, env, prev)
+        if any(s.shape is None for s in sources):
+            return self.poison(path, sources, frame, report=False)
+        names = {**frame.names, "input": InputShape(sources[0].shape)}
+        local = mods.get("id")
+        if local is not None and str(local) in ("input",):
+            raise self.fail(path + ("id",), "bad-id", "'input' is reserved: it names the list's input")
+        inline = mods.get("inline") is True
+        if "repeat" in mods:
+            result = self.expand_repeat(head, body, mods, path, env, sources, scope, frame)
+        elif not self.keep(mods, path, names):
+            result = sources[0]
+        else:
+            result = self.expand_head(head, body, mods, path, env, sources, scope, local, frame, inline)
+        if local is not None:
+            env.ids[local] = result
+        return result
+
+    def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Value:
+        times, template = self.repeat_count(mods["repeat"], path, frame)
+        local = mods.get("id")
+        target = scope if local is None else scope.child(self.claim(scope, local, path))
+        current = sources
+        for i in range(times):
+            names = {**frame.names, "i": i, "input": InputShape(current[0].shape)}
+            if not self.keep(mods, path, names):
+                continue
+            name = self.evaluate(template, path + ("repeat", "id"), names) if template else None
+            copy_frame = replace(frame, names={**frame.names, "i": i})
+            current = [self.expand_head(head, body, mods, path, env, current, target, name, copy_frame, mods.get("inline") is True)]
+            if current[0].shape is None:
+                break
+        return current[0]
+
+    def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Value:
+        if head in self.ops:
+            return self.make_node(head, body, path, sources, scope, local, frame)
+        if len(sources) > 1:
+            raise self.fail(path + ("from",), "arity", f"'{head}' takes one input, found {len(sources)} in from:")
+        child = scope if inline else scope.child(self.claim(scope, local, path))
+        if head in COMBINATORS:
+            return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
+        return self.call_block(head, body, path, sources[0], child, frame)
+
+    def expand_body(self, kind, body, path, env, x: Value, scope, frame, merge) -> Value:
+        """layers / parallel / residual / dense, in an item or as a block's body."""
+        from archspec.spec import combinators
+
+        return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
+
+    def call_block(self, name, args, path, x: Value, scope: Scope, frame: Frame) -> Value:
+        block, bpath = self.blocks[name], ("blocks", name)
+        if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
+            chain = " -> ".join(frame.blocks + (name,))
+            raise self.fail(path + (name,), "recursion", f"blocks call each other without end: {chain}", key=True)
+        if args is not None and not isinstance(args, dict):
+            raise self.fail(path + (name,), "type", f"block '{name}' takes a mapping of params, found {args!r}")
+        args, declared = args or {}, block.get("params") or {}
+        for key in args:
+            if key not in declared:
+                hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (it takes no params)")
+                raise self.fail(path + (name, key), "unknown-param", f"block '{name}': unknown param '{key}'{hint}", key=True)
+        caller = {**frame.names, "input": InputShape(x.shape)}
+        names = {**self.root_params, "input": InputShape(x.shape)}
+        for key, default in declared.items():
+            if key in args:
+                names[key] = self.evaluate(args[key], path + (name, key), caller)
+            elif default == "required":
+                raise self.fail(path + (name,), "missing-param", f"block '{name}': missing required param '{key}'", key=True)
+            else:
+                names[key] = self.evaluate(default, bpath + ("params", key), names)
+        del names["input"]
+        note = f"in block '{name}' called at {self.spec.locate(path)} ({scope.prefix[:-1] or 'top level'})"
+        inner = Frame(names, (note,) + frame.notes, frame.blocks + (name,))
+        kind = next(k for k in COMBINATORS if k in block)
+        return self.expand_body(kind, block[kind], bpath, Env(x), x, scope, inner, block.get("merge"))
+
+    # ---- nodes -------------------------------------------------------------------------
+    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Value:
+        op = self.ops[op_name]
+        if op.arity == 1 and len(sources) != 1:
+            raise self.fail(path + ("from",), "arity", f"{op_name} takes one input, found {len(sources)} in from:")
+        if op.arity is None and len(sources) < 2:
+            raise self.fail(path, "arity", f"{op_name} merges two or more inputs: name them with from: [a, b]")
+        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(sources[0].shape)}, frame)
+        name = self.claim(scope, local, path)
+        node = Node(name, op, args, list(sources), self.spec.locate(path), frame.notes)
+        self.add(node)
+        problem = infer(node)
+        if problem:
+            self.diagnostics.append(problem)
+            node.op = None
+            return Value(name, None)
+        return Value(name, node.shape)
+
+    def merge(self, kind, default, path, sources, scope, frame) -> Value:
+        """The merge node a combinator adds: concat/add/... of `sources`."""
+        if kind is None:
+            kind = default
+        else:
+            kind = self.evaluate(kind, path, frame.names)
+            if kind not in MERGES:
+                raise self.fail(path, "choice", f"merge must be one of {', '.join(MERGES)}, found {kind!r}{did_you_mean(kind, MERGES)}")
+        return self.make_node(kind, None, path, sources, scope, None, frame)
+
+    def op_args(self, op, body, path, names, frame) -> dict:
+        if body is None:
+            given = {}
+        elif isinstance(body, dict):
+            given = {k: self.evaluate(v, path + (k,), names) for k, v in body.items()}
+        elif op.main_arg:
+            given = {op.main_arg: self.evaluate(body, path, names)}
+        else:
+            raise self.fail(path, "type", f"{op.name}: expected a mapping of arguments, found {body!r}")
+        args, problems = op.check_args(given)
+        for arg, message in problems[1:]:
+            self.report(self.spec.error(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map), frame)
+        if problems:
+            arg, message = problems[0]
+            raise self.fail(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map)
+        return args
+
+    def add(self, node: Node) -> None:
+        self.nodes.append(node)
+        if len(self.nodes) > self.limits.max_nodes:
+            raise ResourceError([Diagnostic(node.loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
+
+    def poison(self, path, sources, frame, report=True) -> Value:
+        """A stand-in for an item that failed: it keeps its inputs used, and its shape unknown."""
+        name = f"<error at {self.spec.locate(path)}>"
+        self.nodes.append(Node(name, None, {}, [s for s in sources if s.shape is not None], self.spec.locate(path), frame.notes))
+        return Value(name, None)
+
+    # ---- small helpers -----------------------------------------------------------------
+    def split(self, item, path):
+        """(head, body, modifiers) of an item; the head is an op, a block or a combinator."""
+        if isinstance(item, str):
+            item = {item: None}
+        if not isinstance(item, dict):
+            raise self.fail(path, "type", f"expected an item (an op name or a mapping), found {item!r}")
+        heads = [k for k in item if k not in ITEM_KEYS]
+        if not heads:
+            raise self.fail(path, "no-op", "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
+        known = set(self.ops) | set(self.blocks) | set(COMBINATORS)
+        for head in heads:
+            if head not in known:
+                raise self.fail(path + (head,), "unknown-op", f"unknown op or block '{head}'{did_you_mean(head, known | set(ITEM_KEYS))}", key=True)
+        if len(heads) > 1:
+            raise self.fail(path + (heads[1],), "two-ops", f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
+        head = heads[0]
+        if "merge" in item and head not in ("parallel", "residual"):
+            raise self.fail(path + ("merge",), "bad-key", "merge: belongs to parallel or residual items", key=True)
+        if item.get("inline") and (head in self.ops or "repeat" in item and "id" in item):
+            raise self.fail(path + ("inline",), "bad-key", "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
+        return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
+
+    def sources(self, mods, path, env, prev) -> list[Value]:
+        if "from" not in mods:
+            return [prev]
+        wanted = mods["from"] if isinstance(mods["from"], list) else [mods["from"]]
+        found = []
+        for k, name in enumerate(wanted):
+            value = env.lookup(name)
+            if value is None:
+                where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
+                raise self.fail(where, "unknown-id", f"from: unknown id '{name}'{did_you_mean(name, env.visible())} (from: names earlier items of this list or of an enclosing one)")
+            found.append(value)
+        return found
+
+    def keep(self, mods, path, names) -> bool:
+        if "if" not in mods:
+            return True
+        value = self.evaluate(mods["if"], path + ("if",), names)
+        if not isinstance(value, bool):
+            raise self.fail(path + ("if",), "type", f"if: expected true or false, found {value!r}")
+        return value
+
+    def repeat_count(self, spec, path, frame) -> tuple[int, object]:
+        times, template = (spec.get("times"), spec.get("id")) if isinstance(spec, dict) else (spec, None)
+        where = path + ("repeat", "times") if isinstance(spec, dict) else path + ("repeat",)
+        times = self.evaluate(times, where, frame.names)
+        if not isinstance(times, int) or isinstance(times, bool) or times < 0:
+            raise self.fail(where, "type", f"repeat: expected a count >= 0, found {times!r}")
+        if times > self.limits.max_repeat:
+            raise self.fail(where, "too-many", f"repeat: {times:,} copies is over the limit of {self.limits.max_repeat:,} (raise it with --max-repeat)")
+        return times, template
+
+    def claim(self, scope: Scope, local, path) -> str:
+        try:
+            return scope.claim(local)
+        except KeyError as e:
+            raise self.fail(path + ("id",) if local is not None else path, "duplicate-id",
+                            f"the name '{scope.prefix}{e.args[0]}' is already taken in this scope") from None
+
+    def evaluate(self, value, path, names):
+        try:
+            return resolve(value, names)
+        except ExprError as e:
+            raise self.fail(path, "expr", f"bad expression: {e}") from None
+
+    def fail(self, path, code, message, key=False) -> Fail:
+        return Fail(self.spec.error(path, code, message, key=key))
+
+    def report(self, diagnostic: Diagnostic, frame: Frame) -> None:
+        diagnostic.notes = list(frame.notes) + diagnostic.notes
+        self.diagnostics.append(diagnostic)

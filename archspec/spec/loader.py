@@ -1,0 +1,202 @@
+"""YAML -> Spec: plain Python data plus the line and column of every key and value.
+
+Locations live in a side table keyed by the path from the root (('layers', 3, 'conv2d',
+'out')), so the data stays plain dicts and lists and JSON Schema errors, whose paths
+have the same form, map straight back to lines.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from archspec.errors import Diagnostic, Loc, SpecError
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - libyaml missing
+    from yaml import SafeLoader as _Loader
+
+MAX_NODES = 200_000  # after alias expansion: refuses "billion laughs"
+MAX_DEPTH = 64
+MAX_BYTES = 5_000_000
+
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
+
+
+@dataclass
+class Spec:
+    """A parsed, schema-valid spec. `data` is plain Python; `locs` maps key paths to places."""
+
+    data: dict
+    text: str
+    file: str
+    path: str | None = None
+    locs: dict = field(default_factory=dict)
+    key_locs: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name") or (Path(self.path).stem if self.path else "spec"))
+
+    @property
+    def doc(self) -> str:
+        return str(self.data.get("doc") or "")
+
+    @property
+    def params(self) -> dict:
+        return dict(self.data.get("params") or {})
+
+    @property
+    def train(self) -> dict:
+        return dict(self.data.get("train") or {})
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {self.file: self.text}
+
+    def locate(self, path: tuple, key: bool = False) -> Loc:
+        """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
+        path = tuple(path)
+        table = self.key_locs if key else self.locs
+        while path:
+            if path in table:
+                return table[path]
+            if key and path in self.locs:
+                return self.locs[path]
+            path = path[:-1]
+        return self.locs.get((), Loc(self.file, 1, 1))
+
+    def error(self, path: tuple, code: str, message: str, key: bool = False) -> Diagnostic:
+        return Diagnostic(self.locate(path, key), code, message)
+
+
+def read_source(spec) -> tuple[str, str, str | None]:
+    """(text, display name, path) for a path or YAML text."""
+    if isinstance(spec, os.PathLike) or (
+        isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
+    ):
+        path = os.fspath(spec)
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_BYTES:
+                raise SpecError([Diagnostic(Loc(path, 1, 1), "too-large", f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}")])
+            raw = Path(path).read_bytes()
+        except OSError as e:
+            raise SpecError([Diagnostic(None, "io", f"cannot read spec '{path}': {e.strerror or e}")]) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            raise SpecError([Diagnostic(Loc(path, line, col), "encoding", f"spec is not UTF-8 text (byte 0x{raw[e.start]:02x})")]) from None
+        return text, path, path
+    if not isinstance(spec, str):
+        raise SpecError([Diagnostic(None, "usage", f"a spec is a path or YAML text, not {type(spec).__name__}")])
+    if len(spec) > MAX_BYTES:
+        raise SpecError([Diagnostic(None, "too-large", f"spec text is {len(spec):,} characters; the limit is {MAX_BYTES:,}")])
+    return spec, "<spec>", None
+
+
+def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
+    """Compose YAML into nodes (keeping marks) and convert them to plain data plus locations."""
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise SpecError([Diagnostic(Loc(file, line, 1), "yaml", "spec contains a NUL byte: this is not a text file")])
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
+        raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.problem or e.context}")]) from None
+    except yaml.YAMLError as e:
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml", f"invalid YAML: {e}")]) from None
+    except RecursionError:
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml", "YAML nested too deeply")]) from None
+    converter = _Converter(file)
+    data = converter.convert(root, ())
+    return data, converter.locs, converter.key_locs
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.locs: dict = {}
+        self.key_locs: dict = {}
+        self.count = 0
+        self.scalars = yaml.SafeLoader("")
+
+    def loc(self, node) -> Loc:
+        return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def fail(self, node, code: str, message: str):
+        raise SpecError([Diagnostic(self.loc(node), code, message)])
+
+    def convert(self, node, path: tuple):
+        self.count += 1
+        if self.count > MAX_NODES:
+            self.fail(node, "too-large", f"spec expands to more than {MAX_NODES:,} YAML nodes (an alias bomb?)")
+        if len(path) > MAX_DEPTH:
+            self.fail(node, "too-deep", f"spec is nested more than {MAX_DEPTH} levels deep")
+        if node is None:
+            return None
+        self.locs.setdefault(path, self.loc(node))
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != MAP_TAG:
+                self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+            out = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.fail(key_node, "yaml", "YAML merge keys ('<<') are not supported in specs; use a block")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.fail(key_node, "yaml", "a mapping key must be a plain name")
+                key = self.scalar(key_node)
+                if isinstance(key, float) or key is None:
+                    key = key_node.value
+                if key in out:
+                    self.fail(key_node, "duplicate-key", f"duplicate key '{key}'")
+                self.key_locs[path + (key,)] = self.loc(key_node)
+                out[key] = self.convert(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != SEQ_TAG:
+                self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node):
+        if node.tag not in SCALAR_TAGS:
+            if node.tag.startswith("tag:yaml.org,2002:") and node.tag.rsplit(":", 1)[-1] in ("timestamp", "binary"):
+                return node.value
+            self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+        return self.scalars.construct_object(node)
+
+
+def load_spec(spec) -> Spec:
+    """Read, parse and schema-validate a spec; raises SpecError listing every problem found."""
+    if isinstance(spec, Spec):
+        return spec
+    text, file, path = read_source(spec)
+    try:
+        data, locs, key_locs = parse_yaml(text, file)
+    except SpecError as e:
+        e.sources = {file: text}
+        raise
+    if data is None:
+        raise SpecError([Diagnostic(Loc(file, 1, 1), "empty", "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
+    loaded = Spec(data=data, text=text, file=file, path=path, locs=locs, key_locs=key_locs)
+    from archspec.spec.schema import validate
+
+    problems = validate(loaded)
+    if problems:
+        raise SpecError(problems, loaded.sources)
+    return loaded

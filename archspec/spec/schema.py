@@ -1,0 +1,200 @@
+"""The JSON Schema of the spec format, generated from the op registry, and validation
+whose errors are mapped back to file:line:col with readable messages."""
+from __future__ import annotations
+
+import functools
+
+from archspec.diagnostics import did_you_mean
+from archspec.errors import Diagnostic
+from archspec.ops import registry
+
+COMBINATORS = ("layers", "parallel", "residual", "dense")
+MERGES = ("concat", "add", "mul", "max", "mean", "stack")
+ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge")
+TOP_KEYS = ("archspec", "name", "doc", "input", "params", "blocks", "layers", "outputs", "train")
+BLOCK_KEYS = ("params", "doc", "merge") + COMBINATORS
+
+EXPR = {"type": "string", "pattern": r"\$", "description": "an expression: $name or ${...}"}
+NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+
+
+def _int(minimum: int) -> dict:
+    return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPR]}
+
+
+def _op_schema(op) -> dict:
+    args = {arg.name: {**arg.type.schema(), "description": arg.doc} for arg in op.args}
+    options: list = [{"type": "null"}, {"type": "object", "properties": args, "additionalProperties": False}]
+    if op.main_arg:
+        options.append(args[op.main_arg])
+    return {"description": op.doc, "anyOf": options}
+
+
+@functools.lru_cache(maxsize=1)
+def spec_schema() -> dict:
+    """The whole format as JSON Schema (draft 2020-12); `archspec schema` prints it."""
+    ops = registry()
+    items_ref = {"$ref": "#/$defs/layers"}
+    branch = {"anyOf": [items_ref, {"$ref": "#/$defs/item"}]}
+    body = {
+        "layers": {**items_ref, "description": "a sub-list of items (a chain)"},
+        "parallel": {"type": "array", "minItems": 1, "items": branch, "description": "branches fed with the same input, then merged"},
+        "residual": {
+            "type": "object", "required": ["body"], "additionalProperties": False,
+            "properties": {"body": branch, "shortcut": branch},
+            "description": "merge(body(x), shortcut(x)); the shortcut is the identity when omitted",
+        },
+        "dense": {
+            "type": "object", "required": ["layers", "repeat"], "additionalProperties": False,
+            "properties": {"layers": items_ref, "repeat": {"$ref": "#/$defs/repeat"}},
+            "description": "repeat times: x = concat(x, layers(x))",
+        },
+        "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "description": "how parallel branches or a residual are merged"},
+    }
+    item_props = {
+        "id": {"$ref": "#/$defs/id"},
+        "from": {"anyOf": [{"$ref": "#/$defs/id"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/id"}}]},
+        "repeat": {"$ref": "#/$defs/repeat"},
+        "if": {"anyOf": [{"type": "boolean"}, EXPR]},
+        "inline": {"type": "boolean"},
+        **body,
+        **{name: _op_schema(op) for name, op in sorted(ops.items())},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://archspec.dev/schema/v1.json",
+        "title": "archspec spec",
+        "description": "A neural network as a graph of layers, checked and compiled by archspec.",
+        "type": "object",
+        "required": ["archspec", "layers"],
+        "additionalProperties": False,
+        "properties": {
+            "archspec": {"const": 1, "description": "format version"},
+            "name": {"type": "string"},
+            "doc": {"type": "string"},
+            "input": {"anyOf": [{"$ref": "#/$defs/shape"}, {"type": "object", "minProperties": 1,
+                                                            "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/shape"}}]},
+            "params": {"type": "object", "propertyNames": NAME},
+            "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/block"}},
+            "layers": items_ref,
+            "outputs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/id"}},
+            "train": {"type": "object", "description": "the default recipe of `archspec train`"},
+        },
+        "$defs": {
+            "shape": {"type": "array", "minItems": 1, "items": _int(1)},
+            "id": {"anyOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, {"type": "integer", "minimum": 0}]},
+            "repeat": {"anyOf": [_int(0), {"type": "object", "required": ["times"], "additionalProperties": False,
+                                           "properties": {"times": _int(0), "id": {"type": "string"}}}]},
+            "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+            "item": {"anyOf": [NAME, {"type": "object", "minProperties": 1, "properties": item_props,
+                                      "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object"}]}}]},
+            "block": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"doc": {"type": "string"}, "params": {"type": "object", "propertyNames": NAME}, **body},
+            },
+        },
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(spec_schema())
+    return cls(spec_schema())
+
+
+def validate(spec) -> list[Diagnostic]:
+    """Every schema violation of a loaded spec, located and worded for people."""
+    found = {}
+    for error in _validator().iter_errors(spec.data):
+        diag = _diagnose(spec, error)
+        found.setdefault((diag.loc, diag.message), diag)
+    return sorted(found.values(), key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))
+
+
+def _deepest(error):
+    """For anyOf errors, the alternative that got furthest into the value explains it best."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        deeper = [e for e in error.context if len(e.absolute_path) > len(error.absolute_path)]
+        if not deeper:
+            return error
+        error = max(deeper, key=lambda e: len(e.absolute_path))
+    return error
+
+
+def _diagnose(spec, error) -> Diagnostic:
+    error = _deepest(error)
+    path = tuple(error.absolute_path)
+    where = _where(path)
+    value = error.instance
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in value if k not in allowed]
+        key = extra[0] if extra else "?"
+        context = f"{path[-1]}: " if path and isinstance(path[-1], str) and path[-1] in registry() else ""
+        listing = did_you_mean(key, allowed) or (f" (expected one of: {', '.join(map(str, allowed))})" if len(allowed) < 12 else "")
+        noun = "argument" if context else "key"
+        return spec.error(path + (key,), "unknown-key", f"{context}unknown {noun} '{key}'{listing}", key=True)
+    if v == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        return spec.error(path, "missing-key", f"{where}missing required key '{missing[0]}'")
+    if v == "const" and path == ("archspec",):
+        return spec.error(path, "version", f"unsupported format version {value!r}: expected 'archspec: 1'")
+    if v in ("anyOf", "oneOf"):
+        expected = _expected(error.schema)
+        return spec.error(path, "type", f"{where}expected {expected}, found {_describe(value)}")
+    if v == "type":
+        return spec.error(path, "type", f"{where}expected {_type_word(error.validator_value)}, found {_describe(value)}")
+    if v in ("minimum", "maximum"):
+        return spec.error(path, "range", f"{where}expected a value {'>=' if v == 'minimum' else '<='} {error.validator_value}, found {value!r}")
+    if v == "enum":
+        return spec.error(path, "choice", f"{where}expected one of {', '.join(map(repr, error.validator_value))}, found {value!r}{did_you_mean(value, error.validator_value)}")
+    if v == "pattern" and path and path[-1] == "id":
+        return spec.error(path, "bad-id", f"id {value!r} must be a name (letters, digits, _) or a number")
+    if v in ("minItems", "minProperties"):
+        return spec.error(path, "empty", f"{where}must not be empty")
+    if v == "propertyNames":
+        return spec.error(path, "bad-name", f"{where}names must be identifiers (letters, digits, _): {error.message}")
+    return spec.error(path, "schema", f"{where}{error.message}")
+
+
+def _where(path: tuple) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return f"'{part}': "
+    return ""
+
+
+def _type_word(t) -> str:
+    words = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+             "array": "a list", "object": "a mapping", "null": "nothing"}
+    if isinstance(t, list):
+        return " or ".join(words.get(x, x) for x in t)
+    return words.get(t, t)
+
+
+def _expected(schema: dict) -> str:
+    parts = []
+    for option in schema.get("anyOf", schema.get("oneOf", [])):
+        if "$ref" in option:
+            ref = option["$ref"].rsplit("/", 1)[-1]
+            parts.append({"layers": "a list of items", "item": "an item", "id": "an id", "shape": "a shape (list of sizes)",
+                          "repeat": "a count"}.get(ref, ref))
+        elif option.get("pattern") == r"\$":
+            parts.append("an expression ($name or ${...})")
+        elif "enum" in option:
+            parts.append("one of " + ", ".join(map(repr, option["enum"])))
+        elif "type" in option:
+            word = _type_word(option["type"])
+            if option.get("type") == "string" and "pattern" in option:
+                word = "a name"
+            parts.append(word)
+    return " or ".join(dict.fromkeys(parts)) or "a valid value"
+
+
+def _describe(value) -> str:
+    from archspec.ops.base import describe
+
+    return describe(value)

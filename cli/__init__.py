@@ -1,0 +1,1 @@
+"""archspec's command-line front end (installed as archspec.cli)."""

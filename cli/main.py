@@ -1,0 +1,40 @@
+"""The `archspec` command: a click group whose subcommands load on first use.
+
+Lazy loading keeps `archspec check` free of torch and fast to start.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" under archspec.cli
+COMMANDS = {
+    "check": "check:check",
+    "schema": "check:schema",
+    "train": "train:train",
+    "eval": "train:evaluate",
+    "plot": "train:plot",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(f"archspec.cli.{module}"), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="archspec")
+def main():
+    """archspec: write a network as a YAML spec; check its shapes; build and train it."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Option parsing shared by commands: `--set k=v` pairs with YAML-typed values."""
+from __future__ import annotations
+
+import click
+import yaml
+
+
+def parse_sets(pairs: tuple[str, ...], option: str = "--set") -> dict:
+    """['ratio=4', 'act=relu'] -> {'ratio': 4, 'act': 'relu'}; values read as YAML scalars."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, found {pair!r}", param_hint=option)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, dict):
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE",
+    help="Override a spec param (repeatable); the value is read as YAML: --set num_classes=10.",
+)
