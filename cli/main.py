@@ -15,6 +15,12 @@ COMMANDS = {
     "train": "train:train",
     "eval": "train:evaluate",
     "plot": "train:plot",
+    "export": "export:export",
+    "graph": "graph:graph",
+    "ops": "tooling:ops",
+    "list": "tooling:list_specs",
+    "new": "tooling:new",
+    "diff": "tooling:diff",
 }
 
 
