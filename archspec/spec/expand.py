@@ -98,6 +98,7 @@ class Expander:
         self.ops = registry()
         self.nodes: list[Node] = []
         self.diagnostics: list[Diagnostic] = []
+        self.scopes: dict[str, tuple[str, dict]] = {}
         self.overrides = overrides
 
     # ---- entry point -------------------------------------------------------------------
@@ -113,7 +114,7 @@ class Expander:
         env = Env(first, ids=dict(inputs) if len(inputs) > 1 else {})
         last = self.expand_list(self.spec.data["layers"], ("layers",), env, Scope(), Frame(params))
         result.outputs = self.resolve_outputs(env, last)
-        result.nodes, result.diagnostics = self.nodes, self.diagnostics
+        result.nodes, result.diagnostics, result.blocks = self.nodes, self.diagnostics, self.scopes
         return result
 
     def resolve_params(self) -> dict:
@@ -219,7 +220,7 @@ class Expander:
         child = scope if inline else scope.child(self.claim(scope, local, path))
         if head in COMBINATORS:
             return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
-        return self.call_block(head, body, path, sources[0], child, frame)
+        return self.call_block(head, body, path, sources[0], child, frame, inline)
 
     def expand_body(self, kind, body, path, env, x: Value, scope, frame, merge) -> Value:
         """layers / parallel / residual / dense, in an item or as a block's body."""
@@ -227,7 +228,7 @@ class Expander:
 
         return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
 
-    def call_block(self, name, args, path, x: Value, scope: Scope, frame: Frame) -> Value:
+    def call_block(self, name, args, path, x: Value, scope: Scope, frame: Frame, inline: bool = False) -> Value:
         block, bpath = self.blocks[name], ("blocks", name)
         if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
             chain = " -> ".join(frame.blocks + (name,))
@@ -249,6 +250,8 @@ class Expander:
             else:
                 names[key] = self.evaluate(default, bpath + ("params", key), names)
         del names["input"]
+        if not inline:
+            self.scopes[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
         note = f"in block '{name}' called at {self.spec.locate(path)} ({scope.prefix[:-1] or 'top level'})"
         inner = Frame(names, (note,) + frame.notes, frame.blocks + (name,))
         kind = next(k for k in COMBINATORS if k in block)

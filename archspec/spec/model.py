@@ -44,3 +44,4 @@ class Expanded:
     nodes: list[Node] = field(default_factory=list)
     outputs: list[Value] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    blocks: dict[str, tuple[str, dict]] = field(default_factory=dict)  # scope path -> (block name, its params)
