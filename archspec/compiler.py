@@ -6,7 +6,7 @@ from archspec.errors import ArchspecError, Diagnostic, GraphError, ResourceError
 from archspec.graph import block_cycles, check_graph, to_graph
 from archspec.report import Report
 from archspec.spec.expand import Expander, Limits
-from archspec.spec.loader import load_spec
+from archspec.spec.loader import parse_spec
 
 GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion"}
 RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep"}
@@ -15,19 +15,29 @@ RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep"}
 def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -> Report:
     """Check a spec completely; problems are in report.diagnostics, never raised."""
     try:
-        loaded = load_spec(spec)
+        loaded, schema_problems = parse_spec(spec)
     except ArchspecError as e:
         return Report.failed(e.diagnostics, e.sources)
+    bad = [path for path, _ in schema_problems]
+    first = [d for _, d in schema_problems]
+    if any(path[:1] not in (("layers",), ("blocks",)) for path in bad):
+        return Report.failed(first, loaded.sources, loaded)  # the spec's frame is broken: items can't be read
     problems = _block_problems(loaded)
     if problems:
-        return Report.failed(problems, loaded.sources, loaded)
+        return Report.failed(first + problems, loaded.sources, loaded)
     try:
-        expanded = Expander(loaded, dict(params or {}), limits or Limits()).run()
+        expanded = Expander(loaded, dict(params or {}), limits or Limits(), bad).run()
     except ArchspecError as e:
-        return Report.failed(e.diagnostics, loaded.sources, loaded)
+        return Report.failed(first + e.diagnostics, loaded.sources, loaded)
     graph = to_graph(expanded)
-    expanded.diagnostics += check_graph(expanded, graph) if expanded.outputs else []
+    later = expanded.diagnostics + (check_graph(expanded, graph) if expanded.outputs else [])
+    seen = {d.loc for d in first}
+    expanded.diagnostics = sorted(first + [d for d in later if d.loc not in seen], key=_position)
     return Report(loaded, expanded, graph)
+
+
+def _position(d: Diagnostic) -> tuple:
+    return (d.loc.line, d.loc.col) if d.loc else (0, 0)
 
 
 def _block_problems(spec) -> list[Diagnostic]:

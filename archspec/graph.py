@@ -51,7 +51,10 @@ def block_cycles(spec) -> list[Diagnostic]:
             if not calls.has_edge(name, callee):
                 calls.add_edge(name, callee, path=path)
     problems = []
+    order = list(blocks)
     for cycle in nx.simple_cycles(calls):
+        start = min(range(len(cycle)), key=lambda k: order.index(cycle[k]))
+        cycle = cycle[start:] + cycle[:start]  # name the cycle from the block defined first
         first = cycle[0]
         chain = " -> ".join(cycle + [first])
         edge_path = calls.edges[first, cycle[1 % len(cycle)]]["path"]

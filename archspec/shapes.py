@@ -23,6 +23,9 @@ def infer(node) -> Diagnostic | None:
         if not message.startswith(node.op.name):
             message = f"{node.op.name}: {message}"
         inputs = ", ".join(f"{v.ref} is {show(v.shape)}" for v in node.inputs)
+        listed = ", ".join(show(v.shape) for v in node.inputs)
+        if len(node.inputs) > 1 and message.endswith(listed):
+            message = message[: -len(listed)] + inputs  # name each input beside its shape
         notes = [f"at node '{node.name}': input{'s' if len(node.inputs) > 1 else ''} {inputs}", *node.notes]
         return Diagnostic(node.loc, "shape", message, notes)
     bad = [d for d in node.shape if not isinstance(d, int) or d < 1]

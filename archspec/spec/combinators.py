@@ -61,5 +61,5 @@ def dense(ex, body, path, env, x, scope, frame, merge):
 
 def _merge(ex, kind, default, path, outs, scope, frame):
     if any(o.shape is None for o in outs):
-        return ex.poison(path, outs, frame, report=False)
+        return ex.poison(path, outs, frame)
     return ex.merge(kind, default, path, outs, scope, frame)

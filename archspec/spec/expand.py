@@ -30,8 +30,9 @@ class Limits:
 class Fail(Exception):
     """One item's problem, already located."""
 
-    def __init__(self, diagnostic: Diagnostic):
+    def __init__(self, diagnostic: Diagnostic, consumed: list | None = None):
         self.diagnostic = diagnostic
+        self.consumed = consumed  # the values the failed item read, so they don't look unused
 
 
 @dataclass
@@ -91,8 +92,10 @@ class Env:
 
 
 class Expander:
-    def __init__(self, spec, overrides: dict, limits: Limits):
+    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=()):
         self.spec = spec
+        self.schema_errors = [p for p in schema_errors if p[:1] == ("layers",) or p[2:3] in [(k,) for k in COMBINATORS]]
+        self.bad_blocks = {p[1] for p in schema_errors if p[:1] == ("blocks",) and (len(p) < 4 or p[2] not in COMBINATORS)}
         self.limits = limits
         self.blocks = spec.data.get("blocks") or {}
         self.ops = registry()
@@ -173,28 +176,43 @@ class Expander:
                 prev = self.expand_item(item, item_path, env, prev, scope, frame)
             except Fail as f:
                 self.report(f.diagnostic, frame)
-                prev = self.poison(item_path, [prev], frame)
+                prev = self.poison(item_path, [prev] if f.consumed is None else f.consumed, frame)
+                if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
+                    env.ids[item["id"]] = prev
         return prev
 
     def expand_item(self, item, path, env: Env, prev: Value, scope: Scope, frame: Frame) -> Value:
+        if self.has_schema_error(path):
+            return self.poison(path, [prev], frame)  # already reported by the schema
         head, body, mods = self.split(item, path)
         sources = self.sources(mods, path, env, prev)
-        if any(s.shape is None for s in sources):
-            return self.poison(path, sources, frame, report=False)
+        if any(s.shape is None for s in sources) or head in self.bad_blocks:
+            return self.poison(path, sources, frame)
+        try:
+            result = self.expand_item_from(head, body, mods, path, env, sources, scope, frame)
+        except Fail as f:
+            if f.consumed is None:
+                f.consumed = sources
+            raise
+        if "id" in mods:
+            env.ids[mods["id"]] = result
+        return result
+
+    def has_schema_error(self, path) -> bool:
+        """An item whose own keys broke the schema is skipped (its nested items are checked)."""
+        n = len(path)
+        return any(p[:n] == path and (len(p) - n < 2 or p[n] not in COMBINATORS) for p in self.schema_errors)
+
+    def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Value:
         names = {**frame.names, "input": InputShape(sources[0].shape)}
         local = mods.get("id")
         if local is not None and str(local) in ("input",):
             raise self.fail(path + ("id",), "bad-id", "'input' is reserved: it names the list's input")
-        inline = mods.get("inline") is True
         if "repeat" in mods:
-            result = self.expand_repeat(head, body, mods, path, env, sources, scope, frame)
-        elif not self.keep(mods, path, names):
-            result = sources[0]
-        else:
-            result = self.expand_head(head, body, mods, path, env, sources, scope, local, frame, inline)
-        if local is not None:
-            env.ids[local] = result
-        return result
+            return self.expand_repeat(head, body, mods, path, env, sources, scope, frame)
+        if not self.keep(mods, path, names):
+            return sources[0]  # a dropped item's id stands for its input
+        return self.expand_head(head, body, mods, path, env, sources, scope, local, frame, mods.get("inline") is True)
 
     def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Value:
         times, template = self.repeat_count(mods["repeat"], path, frame)
@@ -307,7 +325,7 @@ class Expander:
         if len(self.nodes) > self.limits.max_nodes:
             raise ResourceError([Diagnostic(node.loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
 
-    def poison(self, path, sources, frame, report=True) -> Value:
+    def poison(self, path, sources, frame) -> Value:
         """A stand-in for an item that failed: it keeps its inputs used, and its shape unknown."""
         name = f"<error at {self.spec.locate(path)}>"
         self.nodes.append(Node(name, None, {}, [s for s in sources if s.shape is not None], self.spec.locate(path), frame.notes))
@@ -340,13 +358,18 @@ class Expander:
         if "from" not in mods:
             return [prev]
         wanted = mods["from"] if isinstance(mods["from"], list) else [mods["from"]]
-        found = []
+        found, missing = [], None
         for k, name in enumerate(wanted):
-            value = env.lookup(name)
-            if value is None:
+            value = env.lookup(name) if isinstance(name, (str, int)) and not isinstance(name, bool) else None
+            if value is not None:
+                found.append(value)
+            elif missing is None:
                 where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
-                raise self.fail(where, "unknown-id", f"from: unknown id '{name}'{did_you_mean(name, env.visible())} (from: names earlier items of this list or of an enclosing one)")
-            found.append(value)
+                missing = self.fail(where, "unknown-id", f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
+                                    "(from: names earlier items of this list or of an enclosing one)")
+        if missing:
+            missing.consumed = found
+            raise missing
         return found
 
     def keep(self, mods, path, names) -> bool:

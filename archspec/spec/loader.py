@@ -181,10 +181,10 @@ class _Converter:
         return self.scalars.construct_object(node)
 
 
-def load_spec(spec) -> Spec:
-    """Read, parse and schema-validate a spec; raises SpecError listing every problem found."""
+def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
+    """Read and parse a spec, and list its schema violations as (path, diagnostic)."""
     if isinstance(spec, Spec):
-        return spec
+        return spec, []
     text, file, path = read_source(spec)
     try:
         data, locs, key_locs = parse_yaml(text, file)
@@ -196,7 +196,12 @@ def load_spec(spec) -> Spec:
     loaded = Spec(data=data, text=text, file=file, path=path, locs=locs, key_locs=key_locs)
     from archspec.spec.schema import validate
 
-    problems = validate(loaded)
+    return loaded, validate(loaded)
+
+
+def load_spec(spec) -> Spec:
+    """Read, parse and schema-validate a spec; raises SpecError listing every problem found."""
+    loaded, problems = parse_spec(spec)
     if problems:
-        raise SpecError(problems, loaded.sources)
+        raise SpecError([d for _, d in problems], loaded.sources)
     return loaded

@@ -66,7 +66,7 @@ def spec_schema() -> dict:
         "title": "archspec spec",
         "description": "A neural network as a graph of layers, checked and compiled by archspec.",
         "type": "object",
-        "required": ["archspec", "layers"],
+        "required": ["archspec", "input", "layers"],
         "additionalProperties": False,
         "properties": {
             "archspec": {"const": 1, "description": "format version"},
@@ -104,28 +104,41 @@ def _validator():
     return cls(spec_schema())
 
 
-def validate(spec) -> list[Diagnostic]:
-    """Every schema violation of a loaded spec, located and worded for people."""
-    found = {}
+def validate(spec) -> list[tuple[tuple, Diagnostic]]:
+    """Every schema violation of a loaded spec as (path, diagnostic), located and worded for people."""
+    found: dict = {}
     for error in _validator().iter_errors(spec.data):
-        diag = _diagnose(spec, error)
-        found.setdefault((diag.loc, diag.message), diag)
-    return sorted(found.values(), key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))
+        path, diag = _diagnose(spec, error)
+        found.setdefault((diag.loc, diag.message), (path, diag))
+    # "missing 'layers'" says nothing new beside "unknown key 'layer' (did you mean 'layers'?)"
+    suggested = " ".join(d.message for _, d in found.values())
+    kept = [(p, d) for p, d in found.values() if not (d.code == "missing-key" and f"(did you mean '{p[-1]}'?)" in suggested)]
+    return sorted(kept, key=lambda pd: (pd[1].loc.line, pd[1].loc.col) if pd[1].loc else (0, 0))
 
 
 def _deepest(error):
-    """For anyOf errors, the alternative that got furthest into the value explains it best."""
+    """For anyOf errors, the alternative whose type matched explains the problem best."""
     while error.validator in ("anyOf", "oneOf") and error.context:
-        deeper = [e for e in error.context if len(e.absolute_path) > len(error.absolute_path)]
-        if not deeper:
+        own = tuple(error.absolute_path)
+        matched = [e for e in error.context
+                   if not (tuple(e.absolute_path) == own and e.validator == "type")
+                   and not (e.validator == "pattern" and "$" in e.validator_value)]
+        if not matched:
             return error
-        error = max(deeper, key=lambda e: len(e.absolute_path))
+        error = max(matched, key=lambda e: len(e.absolute_path))
     return error
 
 
-def _diagnose(spec, error) -> Diagnostic:
+def _diagnose(spec, error) -> tuple[tuple, Diagnostic]:
     error = _deepest(error)
     path = tuple(error.absolute_path)
+    diag = _describe_error(spec, error, path)
+    if error.validator == "required":
+        path += (next(k for k in error.validator_value if k not in error.instance),)
+    return path, diag
+
+
+def _describe_error(spec, error, path) -> Diagnostic:
     where = _where(path)
     value = error.instance
     v = error.validator
@@ -161,10 +174,11 @@ def _diagnose(spec, error) -> Diagnostic:
 
 
 def _where(path: tuple) -> str:
-    for part in reversed(path):
-        if isinstance(part, str):
-            return f"'{part}': "
-    return ""
+    """'conv2d: argument 'out': ' or ''key': ' for the last name in a path."""
+    names = [p for p in path if isinstance(p, str)]
+    if len(names) >= 2 and names[-2] in registry():
+        return f"{names[-2]}: argument '{names[-1]}': "
+    return f"'{names[-1]}': " if names else ""
 
 
 def _type_word(t) -> str:
@@ -182,7 +196,7 @@ def _expected(schema: dict) -> str:
             ref = option["$ref"].rsplit("/", 1)[-1]
             parts.append({"layers": "a list of items", "item": "an item", "id": "an id", "shape": "a shape (list of sizes)",
                           "repeat": "a count"}.get(ref, ref))
-        elif option.get("pattern") == r"\$":
+        elif "$" in option.get("pattern", ""):
             parts.append("an expression ($name or ${...})")
         elif "enum" in option:
             parts.append("one of " + ", ".join(map(repr, option["enum"])))
