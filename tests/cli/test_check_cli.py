@@ -1,0 +1,95 @@
+"""`archspec check` and `archspec schema` as a user meets them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import yaml
+from click.testing import CliRunner
+
+from archspec.cli.main import main
+
+RESNET18 = "specs/resnet18.yaml"
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_table_has_one_row_per_node_and_the_totals():
+    result = run("check", RESNET18)
+    assert result.exit_code == 0, result.output
+    assert "parameters:         11,689,512" in result.output
+    assert "trainable:          11,689,512" in result.output
+    assert "MACs:               1.81G per sample (1,814,073,344)" in result.output
+    assert "activation memory:" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("layer4.1.conv2 "))
+    assert row.split() == ["layer4.1.conv2", "conv2d", "[512,", "7,", "7]", "2,359,296", "115.61M"]
+    rows = [line for line in result.output.splitlines() if line.startswith("layer")]
+    assert len(rows) == 62  # 8 blocks of 7 nodes, plus 2 in each of the 3 downsamples
+
+
+def test_json_form_for_a_valid_spec():
+    result = run("check", RESNET18, "--format", "json")
+    data = json.loads(result.output)
+    assert (data["ok"], data["params"], data["trainable_params"], data["output_shape"]) == (True, 11_689_512, 11_689_512, [1000])
+    assert data["macs"] == sum(n["macs"] for n in data["nodes"]) == 1_814_073_344
+    assert data["nodes"][0] == {"name": "conv1", "op": "conv2d", "shape": [64, 112, 112], "params": 9408, "macs": 118_013_952}
+
+
+def test_json_form_for_an_invalid_spec_lists_located_errors():
+    result = run("check", "tests/specs/invalid/several_errors.yaml", "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["ok"] is False
+    assert [(e["line"], e["col"], e["code"]) for e in data["errors"]] == [(7, 16, "unknown-op"), (8, 22, "unknown-key"), (10, 18, "unknown-id")]
+    assert all(e["file"] == "tests/specs/invalid/several_errors.yaml" for e in data["errors"])
+
+
+def test_depth_sums_rows_below_it():
+    data = json.loads(run("check", RESNET18, "--format", "json", "--depth", "1").output)
+    layer2 = next(n for n in data["nodes"] if n["name"] == "layer2")
+    assert layer2 == {"name": "layer2", "op": "(16 nodes)", "shape": [128, 28, 28], "params": 525_568, "macs": layer2["macs"]}
+    assert sum(n["params"] for n in data["nodes"]) == 11_689_512
+
+
+def test_set_overrides_params():
+    data = json.loads(run("check", RESNET18, "--format", "json", "--set", "num_classes=10").output)
+    assert data["output_shape"] == [10] and data["params"] == 11_689_512 - 990 * 513
+
+
+def test_usage_errors_exit_2():
+    assert run("check").exit_code == 2
+    assert run("check", RESNET18, "--format", "xml").exit_code == 2
+    result = run("check", RESNET18, "--set", "novalue")
+    assert result.exit_code == 2 and "expected KEY=VALUE" in result.output
+
+
+def test_a_missing_file_is_a_clear_error():
+    result = run("check", "no/such/spec.yaml")
+    assert result.exit_code == 1
+    assert "cannot read spec 'no/such/spec.yaml'" in result.output and "Traceback" not in result.output
+
+
+def test_check_does_not_import_torch():
+    code = ("import sys; from archspec.cli.main import main\n"
+            "try:\n    main(['check', 'specs/resnet50.yaml'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n"
+            "import archspec; assert archspec.check('specs/d2l/googlenet.yaml').ok\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_schema_is_valid_json_schema_that_accepts_every_bundled_spec():
+    schema = json.loads(run("schema").output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    from pathlib import Path
+
+    for path in sorted(Path("specs").rglob("*.yaml")):
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, (path, errors[0].message)
+    assert "conv2d" in schema["$defs"]["item"]["anyOf"][1]["properties"]
