@@ -1,0 +1,214 @@
+"""Every spec in specs/ against a hand-written PyTorch reference of the same network.
+
+For each spec (found by glob, so a new spec is covered at once): it checks; its parameter
+count equals the reference's (and the published count for the torchvision layouts); a
+forward and a backward pass run at the spec's input size, the output has the checked
+shape and every parameter gets a gradient; the reference's state_dict loads with
+strict=True and both give the same outputs. The references live in tests/reference/.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import archspec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference import PUBLISHED_PARAMS, REFERENCES, d2l  # noqa: E402
+
+SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
+BATCH = 2
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def messages(report) -> str:
+    return "\n".join(str(d) for d in report.diagnostics)
+
+
+# Module-scoped, parametrized fixtures: pytest groups the tests of one spec together,
+# so each network (up to 138M parameters) is built once and released before the next.
+@pytest.fixture(scope="module", params=SPECS, ids=rel)
+def spec(request) -> Path:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def report(spec):
+    return archspec.check(str(spec))
+
+
+@pytest.fixture(scope="module")
+def model(spec, report):
+    if not report.ok:
+        pytest.fail(f"{rel(spec)} does not check:\n{messages(report)}")
+    torch.manual_seed(0)
+    return archspec.build(str(spec))
+
+
+@pytest.fixture(scope="module")
+def reference(spec):
+    if rel(spec) not in REFERENCES:
+        pytest.fail(f"{rel(spec)} has no reference model in tests/reference/__init__.py")
+    torch.manual_seed(1)
+    ref = REFERENCES[rel(spec)]()
+    randomize_norms(ref)
+    return ref
+
+
+def randomize_norms(module: torch.nn.Module) -> None:
+    """Give batch norms non-trivial statistics and affine weights, so that a norm wired to
+    the wrong place, or left at its defaults after loading, changes the eval output."""
+    g = torch.Generator().manual_seed(2)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.num_batches_tracked.fill_(7)
+
+
+def sample(report, seed: int = 3) -> torch.Tensor:
+    (shape,) = report.input_shapes.values()
+    return torch.randn((BATCH, *shape), generator=torch.Generator().manual_seed(seed))
+
+
+def test_spec_checks(spec, report):
+    assert report.ok, messages(report)
+    text = yaml.safe_load(spec.read_text())
+    assert text.get("doc"), f"{rel(spec)} has no doc: line"
+    assert len(report.output_shapes) == 1 and len(report.input_shapes) == 1
+
+
+def test_param_count_matches_reference(spec, report, model, reference):
+    expected = count(reference)
+    assert report.params == expected
+    assert count(model) == expected
+    if rel(spec) in PUBLISHED_PARAMS:
+        assert expected == PUBLISHED_PARAMS[rel(spec)]
+
+
+def test_forward_backward_reaches_every_parameter(spec, report, model):
+    model.train()
+    model.zero_grad(set_to_none=True)
+    y = model(sample(report))
+    (out_shape,) = report.output_shapes.values()
+    assert tuple(y.shape) == (BATCH, *out_shape)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(4))
+    (y * weights).sum().backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient for {missing[:5]}"
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
+    assert not bad, f"non-finite gradient for {bad[:5]}"
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+    model.zero_grad(set_to_none=True)
+
+
+def test_reference_state_dict_loads_and_outputs_match(spec, report, model, reference):
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    assert ours == theirs
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.eval(), reference.eval()
+    x = sample(report, seed=5)
+    with torch.no_grad():
+        expected, actual = reference(x), model(x)
+    (out_shape,) = report.output_shapes.values()
+    assert tuple(expected.shape) == (BATCH, *out_shape)
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_every_reference_has_a_spec():
+    """The converse (every spec has a reference) is the `reference` fixture's job."""
+    assert set(REFERENCES) <= set(map(rel, SPECS))
+    assert set(PUBLISHED_PARAMS) <= set(REFERENCES)
+
+
+# --- the course notes' recipes -------------------------------------------------------------
+D2L_RECIPES = {  # spec: (data, lr, epochs, batch size, resize)
+    "lenet": ("fashion-mnist", 0.9, 10, 256, None),
+    "lenet_bn": ("fashion-mnist", 1.0, 10, 256, None),
+    "alexnet": ("fashion-mnist", 0.01, 10, 128, 224),
+    "vgg11": ("fashion-mnist", 0.05, 10, 128, 224),
+    "nin": ("fashion-mnist", 0.1, 10, 128, 224),
+    "googlenet": ("fashion-mnist", 0.1, 10, 128, 96),
+    "resnet18": ("fashion-mnist", 0.05, 10, 256, 96),
+    "densenet": ("fashion-mnist", 0.1, 10, 256, 96),
+    "mnist_inception": ("mnist", 0.01, 10, 64, None),
+    "mnist_residual": ("mnist", 0.01, 10, 64, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(D2L_RECIPES))
+def test_d2l_recipe_is_the_notes_and_valid(name):
+    from archspec.train.recipe import Layer, validate_layer
+
+    path = ROOT / "specs" / "d2l" / f"{name}.yaml"
+    recipe = validate_layer(Layer("spec", yaml.safe_load(path.read_text())["train"], file=str(path)))
+    data, lr, epochs, batch, resize = D2L_RECIPES[name]
+    assert (recipe["data"], recipe["lr"], recipe["epochs"], recipe["batch_size"]) == (data, lr, epochs, batch)
+    assert (recipe.get("transforms") or {}).get("resize") == resize
+    if data == "mnist":  # the introductory course: SGD with momentum 0.5, MNIST's mean and std
+        assert recipe["momentum"] == 0.5
+        assert recipe["transforms"]["normalize"] == {"mean": [0.1307], "std": [0.3081]}
+
+
+@pytest.mark.parametrize("name, params, reference, input_shape", [
+    ("vgg11", {"ratio": 4}, lambda: d2l.vgg11(ratio=4), (1, 224, 224)),  # the notes' small VGG
+    ("resnet18", {"size": 96}, d2l.resnet18, (1, 96, 96)),
+])
+def test_recipe_params_give_the_notes_network(name, params, reference, input_shape):
+    path = ROOT / "specs" / "d2l" / f"{name}.yaml"
+    assert yaml.safe_load(path.read_text())["train"]["params"] == params
+    report = archspec.check(str(path), **params)
+    assert report.ok, messages(report)
+    assert report.input_shapes == {"input": input_shape}
+    ref = reference().eval()
+    assert report.params == count(ref)
+    (out_shape,) = report.output_shapes.values()
+    with torch.no_grad():
+        assert tuple(ref(torch.zeros(1, *input_shape)).shape) == (1, *out_shape)
+
+
+# --- sizes the author no longer computes ------------------------------------------------------
+MNIST_INCEPTION = ROOT / "specs" / "d2l" / "mnist_inception.yaml"
+
+
+def test_mnist_inception_infers_1408():
+    text = MNIST_INCEPTION.read_text()
+    assert not re.search(r"\b(1408|88)\b", text), "the spec must not write the inferred sizes"
+    report = archspec.check(str(MNIST_INCEPTION))
+    nodes = {n.name: n for n in report.nodes}
+    assert nodes["fc"].inputs[0].shape == (1408,)
+    assert nodes["fc"].params == 1408 * 10 + 10
+    assert nodes["conv2"].params == 88 * 20 * 5 * 5 + 20  # conv2's in_channels: InceptionA's 88
+    assert report.output_shapes == {"fc": (10,)}
+
+
+def test_cli_check_reports_fc_with_1408_inputs():
+    from click.testing import CliRunner
+
+    from archspec.cli.main import main
+
+    result = CliRunner().invoke(main, ["check", str(MNIST_INCEPTION), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["ok"] is True
+    fc = next(n for n in out["nodes"] if n["name"] == "fc")
+    assert fc["params"] == 1408 * 10 + 10
+    assert out["params"] == count(d2l.MnistInceptionNet())
