@@ -99,6 +99,7 @@ class Expander:
         self.limits = limits
         self.blocks = spec.data.get("blocks") or {}
         self.ops = registry()
+        self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS)  # what may stand at an item's head
         self.nodes: list[Node] = []
         self.diagnostics: list[Diagnostic] = []
         self.scopes: dict[str, tuple[str, dict]] = {}
@@ -341,10 +342,9 @@ class Expander:
         heads = [k for k in item if k not in ITEM_KEYS]
         if not heads:
             raise self.fail(path, "no-op", "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
-        known = set(self.ops) | set(self.blocks) | set(COMBINATORS)
         for head in heads:
-            if head not in known:
-                raise self.fail(path + (head,), "unknown-op", f"unknown op or block '{head}'{did_you_mean(head, known | set(ITEM_KEYS))}", key=True)
+            if head not in self.heads:
+                raise self.fail(path + (head,), "unknown-op", f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
         if len(heads) > 1:
             raise self.fail(path + (heads[1],), "two-ops", f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
         head = heads[0]

@@ -16,9 +16,26 @@ import yaml
 from archspec.errors import Diagnostic, Loc, SpecError
 
 try:
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - libyaml missing
-    from yaml import SafeLoader as _Loader
+    from yaml import SafeLoader as _BaseLoader
+
+
+class _Loader(_BaseLoader):
+    """libyaml's parser with a memo on the (pure-Python, regex-heavy) implicit tag resolver."""
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) < 100_000:
+                self._resolved[key] = tag
+        return tag
 
 MAX_NODES = 200_000  # after alias expansion: refuses "billion laughs"
 MAX_DEPTH = 64
@@ -134,6 +151,7 @@ class _Converter:
         self.key_locs: dict = {}
         self.count = 0
         self.scalars = yaml.SafeLoader("")
+        self.cache: dict = {}  # (tag, text) -> value: specs repeat the same keys and numbers a lot
 
     def loc(self, node) -> Loc:
         return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -178,7 +196,10 @@ class _Converter:
             if node.tag.startswith("tag:yaml.org,2002:") and node.tag.rsplit(":", 1)[-1] in ("timestamp", "binary"):
                 return node.value
             self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
-        return self.scalars.construct_object(node)
+        key = (node.tag, node.value)
+        if key not in self.cache:
+            self.cache[key] = self.scalars.construct_object(node)
+        return self.cache[key]
 
 
 def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
