@@ -74,6 +74,11 @@ class Report:
 
         return sum(prod(n.shape) for n in self.nodes if n.shape) * BYTES_PER_ELEMENT
 
+    @property
+    def checked_by_forward(self) -> list[str]:
+        """Ops whose shapes came from a forward pass on the meta device (plugin ops without a shape rule)."""
+        return sorted({n.op.name for n in self.nodes if getattr(n.op, "checked_by_forward", False)})
+
     def rows(self, depth: int | None = None) -> list[Row]:
         """One row per node, or per module path cut to `depth` parts (summed over its nodes)."""
         rows: list[Row] = []
@@ -90,7 +95,8 @@ class Report:
             row = rows[-1]
             counts[id(row)] += 1
             row.shape, row.params, row.macs = n.shape, row.params + n.params, row.macs + n.macs
-            row.op = f"({counts[id(row)]} nodes)"
+            block = self.expanded.blocks.get(key, ("",))[0]
+            row.op = f"{block} ({counts[id(row)]} nodes)".lstrip()
         return rows
 
     # ---- forms ------------------------------------------------------------------------
@@ -107,6 +113,7 @@ class Report:
                 out["output_shape"] = next(iter(outputs.values()))
             else:
                 out["output_shapes"] = outputs
+            out["checked_by_forward"] = self.checked_by_forward
             out["nodes"] = [{"name": r.name, "op": r.op, "shape": list(r.shape) if r.shape else None,
                              "params": r.params, "macs": r.macs} for r in self.rows(depth)]
         else:
@@ -123,8 +130,8 @@ class Report:
         def line(values):
             return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
 
-        inputs = ", ".join(f"{k} {show(v)}" for k, v in self.input_shapes.items())
-        outputs = ", ".join(f"{k} {show(v)}" for k, v in self.output_shapes.items())
+        inputs = ", ".join(show(v) if k == "input" else f"{k} {show(v)}" for k, v in self.input_shapes.items())
+        outputs = ", ".join(f"{show(v)} ({k})" for k, v in self.output_shapes.items())
         title = f"{self.spec.name}: {self.spec.doc}" if self.spec.doc else self.spec.name
         rule = "-" * len(line(header))
         return "\n".join([
@@ -134,6 +141,8 @@ class Report:
             f"trainable:          {self.trainable_params:,}",
             f"MACs:               {human(self.macs)} per sample ({self.macs:,})",
             f"activation memory:  {human_bytes(self.activation_bytes)} per sample (float32)",
+            *([f"note: {', '.join(self.checked_by_forward)} checked by a forward pass on the meta device "
+               "(plugin ops without a shape rule)"] if self.checked_by_forward else []),
         ])
 
 
