@@ -1,12 +1,13 @@
 """archspec: a declarative architecture-spec compiler for PyTorch.
 
-Public API: load(), check(), build(). `check` never imports torch.
+Public API: load(), check(), build(), register_op(). `check` never imports torch (unless
+a spec uses a plugin op that has to be checked by a forward pass).
 """
 from __future__ import annotations
 
 from archspec.errors import ArchspecError, GraphError, ResourceError, ShapeError, SpecError
 
-__all__ = ["load", "check", "build", "ArchspecError", "SpecError", "GraphError", "ShapeError", "ResourceError"]
+__all__ = ["load", "check", "build", "register_op", "ArchspecError", "SpecError", "GraphError", "ShapeError", "ResourceError"]
 __version__ = "0.1.0"
 
 
@@ -29,3 +30,11 @@ def build(spec, **params):
     from archspec.compiler import build_module
 
     return build_module(spec, params)
+
+
+def register_op(target, name=None, **keywords):
+    """Make your own layer an op that specs can use by name: an archspec Op subclass, or an
+    nn.Module class with keywords args, inputs, shape, params, macs, doc (see archspec.plugins)."""
+    from archspec.plugins import register_op as register
+
+    return register(target, name, **keywords)

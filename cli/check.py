@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from archspec.cli.options import parse_sets, set_option
+from archspec.cli.options import parse_sets, plugin_option, set_option
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @set_option
+@plugin_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table for people or one JSON object for tools.")
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Sum the rows below this module depth.")
@@ -38,6 +39,7 @@ def check(spec, sets, fmt, depth):
 
 
 @click.command()
+@plugin_option
 def schema():
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
     from archspec.spec.schema import spec_schema

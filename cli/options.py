@@ -26,3 +26,21 @@ set_option = click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE",
     help="Override a spec param (repeatable); the value is read as YAML: --set num_classes=10.",
 )
+
+
+def _load_plugins(ctx, param, values):
+    from archspec.plugins import PluginError, load_plugin
+
+    for value in values:
+        try:
+            load_plugin(value)
+        except PluginError as e:
+            raise click.BadParameter("; ".join(d.message for d in e.diagnostics), ctx=ctx, param=param) from None
+    return values
+
+
+plugin_option = click.option(
+    "--plugin", multiple=True, metavar="MODULE[:CLASS]", expose_value=False, callback=_load_plugins,
+    help="Load your own ops: import MODULE (it calls archspec.register_op), or register MODULE:CLASS "
+         "(an nn.Module or Op class); MODULE may be a .py file. Repeatable.",
+)

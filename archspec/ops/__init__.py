@@ -1,4 +1,7 @@
-"""The op registry: ops register themselves by name; lookups suggest a name on a miss."""
+"""The op registry: ops register themselves by name; lookups suggest a name on a miss.
+
+Built-in ops load on first use; so do the ops of installed plugin packages (entry point
+group `archspec.ops`, see archspec.plugins), once per process."""
 from __future__ import annotations
 
 from archspec.ops.base import REQUIRED, Arg, Op, Shape, ShapeRuleError  # noqa: F401
@@ -17,6 +20,13 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+def add(op: Op) -> Op:
+    """Register an op instance made at run time (a plugin: archspec.plugins checks its name)."""
+    _load_builtins()
+    _REGISTRY[op.name] = op
+    return op
+
+
 def _load_builtins() -> None:
     global _loaded
     if not _loaded:
@@ -25,6 +35,9 @@ def _load_builtins() -> None:
 
         for module in _BUILTIN_MODULES:
             importlib.import_module(f"archspec.ops.{module}")
+        from archspec.plugins import load_entry_points
+
+        load_entry_points()
 
 
 def registry() -> dict[str, Op]:
