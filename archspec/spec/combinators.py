@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archspec.spec.expr import InputShape
+from archspec.spec.scope import Env
 
 
 def _branch(ex, body, path, env, x, scope, frame):
     """A branch is a list of items or a single item; it is fed with x in a fresh id list."""
-    from archspec.spec.expand import Env
-
     if isinstance(body, list):
         return ex.expand_list(body, path, Env(x, env), scope, frame)
     return ex.expand_list([body], path, Env(x, env), scope, frame, paths=[path])

@@ -7,7 +7,7 @@ graph still knows what the failed item consumed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Diagnostic, ResourceError
@@ -16,6 +16,7 @@ from archspec.shapes import infer
 from archspec.spec.expr import ExprError, InputShape, resolve
 from archspec.spec.model import Expanded, Node, Value
 from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
+from archspec.spec.scope import Env, Frame, Scope
 
 
 @dataclass(frozen=True)
@@ -33,62 +34,6 @@ class Fail(Exception):
     def __init__(self, diagnostic: Diagnostic, consumed: list | None = None):
         self.diagnostic = diagnostic
         self.consumed = consumed  # the values the failed item read, so they don't look unused
-
-
-@dataclass
-class Frame:
-    """Where expansion stands: expression names, the block call chain (as notes), active blocks."""
-
-    names: dict
-    notes: tuple = ()
-    blocks: tuple = ()
-
-
-class Scope:
-    """A module-path prefix; entries are named by id or by position, as in nn.Sequential."""
-
-    def __init__(self, prefix: str = ""):
-        self.prefix = prefix
-        self.count = 0
-        self.taken: dict[str, object] = {}
-
-    def claim(self, local) -> str:
-        position = self.count
-        self.count += 1
-        name = str(position) if local is None else str(local)
-        if name in self.taken:
-            raise KeyError(name)
-        self.taken[name] = True
-        return self.prefix + name
-
-    def child(self, full_name: str) -> "Scope":
-        return Scope(full_name + ".")
-
-
-@dataclass
-class Env:
-    """The ids visible to `from:` in one layer list (lexical: enclosing lists are visible)."""
-
-    input: Value
-    parent: "Env | None" = None
-    ids: dict = field(default_factory=dict)
-
-    def lookup(self, name):
-        env = self
-        while env is not None:
-            if name in env.ids:
-                return env.ids[name]
-            env = env.parent
-        if name == "input":
-            return self.input
-        return None
-
-    def visible(self) -> list:
-        names, env = ["input"], self
-        while env is not None:
-            names += list(env.ids)
-            env = env.parent
-        return names
 
 
 class Expander:
