@@ -151,6 +151,18 @@ def test_schema_follows_the_registry(fresh_registry):
     assert op["description"] == "Scale each channel by a gate computed from the channel means (Hu et al., 2018)."
 
 
+def test_ops_lists_plugin_ops_with_their_origin(registered):
+    listing = CliRunner().invoke(main, ["ops"])
+    assert listing.exit_code == 0
+    lines = listing.stdout.splitlines()
+    plugin = lines.index("plugin:")
+    assert lines[plugin + 1:plugin + 5] == [
+        "  squeeze_excite(reduction=4)", "      Scale each channel by a gate computed from the channel means (Hu et al., 2018).",
+        "  stem(width)", "      A strided 3x3 convolution whose output size only a forward pass tells (no shape rule)."]
+    detail = CliRunner().invoke(main, ["ops", "stem"])
+    assert "plugin: register_op() (checked by a forward pass on the meta device)" in detail.stdout.splitlines()
+
+
 # ---- the --plugin option ------------------------------------------------------------------
 def test_cli_plugin_module_colon_class(fresh_registry, tmp_path):
     spec = tmp_path / "stem.yaml"
