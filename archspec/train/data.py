@@ -1,0 +1,248 @@
+"""Data sources, resolved by name, loaded into memory and checked against the spec's input.
+
+Images stay uint8 (N, C, H, W) until a batch is taken, so big sets cost a quarter of float.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from archspec.diagnostics import did_you_mean
+from archspec.errors import ArchspecError
+from archspec.train import formats
+from archspec.train.download import download
+
+SOURCES = ("digits", "mnist", "fashion-mnist", "cifar10", "npz:PATH", "folder:PATH", "synthetic[:N]")
+DEFAULT_VAL_SPLIT = 0.2
+SYNTHETIC_SIZE = 512
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # uint8 in [0, 255] or float
+    y: torch.Tensor  # int64 labels
+
+    def __len__(self):
+        return self.y.shape[0]
+
+
+@dataclass
+class Data:
+    name: str
+    train: Split
+    val: Split | None
+    num_classes: int | None = None  # from the dataset's metadata, when it has any
+    classes: list[str] | None = None
+    fit_to_input: bool = False  # digits: resized and channel-replicated to the spec's input
+    val_from: str = ""  # "test split" or "N% of train"
+
+
+def load_data(recipe: dict, input_shape: tuple, num_classes: int, log=print) -> Data:
+    """Load recipe['data'] and carve the validation split (see split_val)."""
+    source = recipe["data"]
+    kind, _, arg = source.partition(":")
+    if kind == "digits":
+        data = _digits()
+    elif kind in ("mnist", "fashion-mnist"):
+        data = _idx(kind, Path(recipe["data_dir"]), recipe["download"], log)
+    elif kind == "cifar10":
+        data = _cifar(Path(recipe["data_dir"]), recipe["download"], log)
+    elif kind == "npz" and arg:
+        data = _npz(source, Path(arg))
+    elif kind == "folder" and arg:
+        data = _folder(source, Path(arg), input_shape, recipe["workers"])
+    elif kind == "synthetic":
+        data = _synthetic(source, arg, input_shape, num_classes)
+    else:
+        names = [s.split(":")[0] for s in SOURCES]
+        raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, names)}; "
+                            f"expected one of {', '.join(SOURCES)}")
+    return split_val(data, recipe["val_split"])
+
+
+def split_val(data: Data, val_split: float | None) -> Data:
+    """Use the test split as validation unless val_split asks to hold out part of train instead.
+
+    The hold-out permutation uses a fixed seed, so every run of a recipe validates on the same samples.
+    """
+    if data.val is not None and val_split is None:
+        data.val_from = "test split"
+        return data
+    frac = DEFAULT_VAL_SPLIT if val_split is None else val_split
+    n = len(data.train)
+    n_val = int(round(n * frac))
+    if n_val < 1 or n_val >= n:
+        raise ArchspecError(f"data {data.name!r}: {n} training samples cannot be split {frac:g} for validation")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+    x, y = data.train.x, data.train.y
+    data.train, data.val = Split(x[train_idx], y[train_idx]), Split(x[val_idx], y[val_idx])
+    data.val_from = f"{frac:.0%} of train"
+    return data
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> Split:
+    x = np.ascontiguousarray(x)
+    x = x if x.flags.writeable else x.copy()  # IDX arrays are views of read-only bytes
+    return Split(torch.from_numpy(x), torch.from_numpy(np.asarray(y, dtype=np.int64).copy()))
+
+
+def _digits() -> Data:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    return Data("digits", _split(x, d.target), None, num_classes=10,
+                classes=[str(i) for i in range(10)], fit_to_input=True)
+
+
+def _find(dirs: list[Path], base: str) -> Path | None:
+    for d in dirs:
+        for name in (base + ".gz", base):
+            if (d / name).is_file():
+                return d / name
+    return None
+
+
+def _idx(name: str, root: Path, fetch: bool, log) -> Data:
+    folder = root / name
+    if fetch:
+        download(name, folder, log=log)
+    dirs = [folder, root, root / {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}[name] / "raw"]
+    parts = {}
+    for key, base in (("xtr", "train-images-idx3-ubyte"), ("ytr", "train-labels-idx1-ubyte"),
+                      ("xte", "t10k-images-idx3-ubyte"), ("yte", "t10k-labels-idx1-ubyte")):
+        path = _find(dirs, base)
+        if path is None:
+            raise ArchspecError(f"{name}: no {base}[.gz] in {' or '.join(map(str, dirs))}; "
+                                "point --data-dir at the IDX files or add --download")
+        parts[key] = (path, formats.read_idx(path))
+    for xk, yk in (("xtr", "ytr"), ("xte", "yte")):
+        (xp, x), (yp, y) = parts[xk], parts[yk]
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise ArchspecError(f"{name}: {xp} holds {x.shape} and {yp} holds {y.shape}; expected (N, H, W) "
+                                "images and N labels")
+    return Data(name, _split(parts["xtr"][1][:, None], parts["ytr"][1]),
+                _split(parts["xte"][1][:, None], parts["yte"][1]), num_classes=10)
+
+
+def _cifar(root: Path, fetch: bool, log) -> Data:
+    if fetch:
+        download("cifar10", root / "cifar10", log=log)
+    candidates = [root / "cifar10" / "cifar-10-batches-py", root / "cifar-10-batches-py", root]
+    folder = next((d for d in candidates if (d / "data_batch_1").is_file()), None)
+    if folder is None:
+        raise ArchspecError(f"cifar10: no data_batch_1 in {' or '.join(map(str, candidates))}; "
+                            "point --data-dir at the python batches or add --download")
+    batches = [formats.read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)
+               if (folder / f"data_batch_{i}").is_file()]
+    x, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+    val = _split(*formats.read_cifar_batch(folder / "test_batch")) if (folder / "test_batch").is_file() else None
+    return Data("cifar10", _split(x, y), val, num_classes=10, classes=formats.read_cifar_meta(folder / "batches.meta"))
+
+
+def _npz(source: str, path: Path) -> Data:
+    arrays = formats.read_npz(path)
+
+    def split(xk, yk):
+        x, y = arrays[xk], arrays[yk]
+        if y.ndim != 1 or len(x) != len(y):
+            raise ArchspecError(f"{path}: {xk} has shape {x.shape} and {yk} has shape {y.shape}; "
+                                f"expected N samples and N labels")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ArchspecError(f"{path}: labels {yk} must be integers (class indices), got {y.dtype}")
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.dtype != np.uint8:
+            x = x.astype(np.float32)
+        return _split(x, y)
+
+    val = split("x_test", "y_test") if "x_test" in arrays else None
+    return Data(source, split("x", "y"), val)
+
+
+def _folder(source: str, root: Path, input_shape: tuple, workers: int) -> Data:
+    if len(input_shape) != 3:
+        raise ArchspecError(f"{source}: image folders need a spec input of shape (C, H, W), got {input_shape}")
+    subsets = {name: root / name for name in ("train", "val", "test") if (root / name).is_dir()}
+    train_root = subsets.get("train", root)
+    val_root = subsets.get("val") or subsets.get("test") if "train" in subsets else None
+    classes, items = formats.list_folder(train_root)
+    c, h, w = input_shape
+
+    def decode(listing):
+        files, labels = zip(*listing)
+        return Split(torch.from_numpy(formats.decode_folder(files, c, (h, w), workers)), torch.tensor(labels))
+
+    val = None
+    if val_root is not None:
+        val_classes, val_items = formats.list_folder(val_root)
+        if val_classes != classes:
+            raise ArchspecError(f"{source}: {val_root} has classes {val_classes}, {train_root} has {classes}")
+        val = decode(val_items)
+    return Data(source, decode(items), val, num_classes=len(classes), classes=classes)
+
+
+def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int) -> Data:
+    """Gaussian noise around one random prototype per class: learnable, so smoke runs show progress."""
+    try:
+        n = int(arg) if arg else SYNTHETIC_SIZE
+    except ValueError:
+        n = 0
+    if n < 2:
+        raise ArchspecError(f"--data {source}: expected synthetic or synthetic:N with N >= 2 samples")
+    g = torch.Generator().manual_seed(0)
+    protos = torch.rand(num_classes, *input_shape, generator=g)
+    y = torch.randint(0, num_classes, (n + max(n // 4, 1),), generator=g)
+    x = (protos[y] + 0.25 * torch.randn(len(y), *input_shape, generator=g)).clamp(0, 1)
+    return Data(source, Split(x[:n], y[:n]), Split(x[n:], y[n:]), num_classes=num_classes)
+
+
+def sample_shape(data: Data, transforms: dict, input_shape: tuple) -> tuple:
+    """The shape of one sample after the deterministic transforms (resize, digits' fitting)."""
+    shape = tuple(data.train.x.shape[1:])
+    if len(shape) == 3:
+        c, h, w = shape
+        if data.fit_to_input and len(input_shape) == 3:
+            c, (h, w) = (input_shape[0] if c == 1 else c), input_shape[1:]
+        if "resize" in transforms:
+            h, w = transforms["resize"]
+        shape = (c, h, w)
+    return shape
+
+
+def check_against_spec(data: Data, info, transforms: dict) -> None:
+    """Refuse data that cannot feed the spec: sample shape, class count and label range."""
+    spec_in, k = tuple(info.input_shape), info.num_classes
+    got = sample_shape(data, transforms, spec_in)
+    where = f"data {data.name!r}"
+    if got != spec_in and not (len(spec_in) == 1 and math.prod(got) == spec_in[0]):
+        hint = ""
+        if len(got) == 3 and len(spec_in) == 3 and got[0] == spec_in[0]:
+            hint = (f"; add --transform resize={spec_in[1]}" if spec_in[1] == spec_in[2]
+                    else f"; add --transform resize=[{spec_in[1]},{spec_in[2]}]")
+        raise ArchspecError(f"{where} gives samples of shape {_fmt(got)} but spec {info.name!r} takes input "
+                            f"{_fmt(spec_in)}{hint}")
+    if len(spec_in) != 3 and transforms:
+        raise ArchspecError(f"transforms {', '.join(transforms)} need image input (C, H, W); spec {info.name!r} "
+                            f"takes {_fmt(spec_in)}")
+    param_hint = next((f"; set the class count with --set {p}={data.num_classes}" for p in info.params
+                       if "class" in p.lower()), "")
+    if data.num_classes is not None and data.num_classes != k:
+        raise ArchspecError(f"{where} has {data.num_classes} classes but spec {info.name!r} outputs {k} features "
+                            f"({info.output_name}){param_hint}")
+    for split_name, split in (("train", data.train), ("validation", data.val)):
+        if split is None or len(split) == 0:
+            continue
+        lo, hi = int(split.y.min()), int(split.y.max())
+        if lo < 0 or hi >= k:
+            raise ArchspecError(f"{where}: {split_name} labels range over [{lo}, {hi}] but spec {info.name!r} "
+                                f"outputs {k} classes ({info.output_name}), so labels must lie in [0, {k - 1}]")
+
+
+def _fmt(shape) -> str:
+    return "x".join(str(s) for s in shape)

@@ -1,0 +1,42 @@
+"""`archspec eval`: a checkpoint's accuracy, loss, per-class accuracy and confusion matrix."""
+from __future__ import annotations
+
+from archspec.errors import ArchspecError
+from archspec.train import checkpoint, data as datamod
+from archspec.train.devices import resolve_device
+from archspec.train.loop import Batcher, evaluate
+from archspec.train.metrics import summarize
+from archspec.train.model import build_model, load_spec
+from archspec.train.optim import build_loss
+
+
+def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, split: str = "val") -> dict:
+    """Rebuild the spec with the run's params, load the weights, and score one data split.
+
+    Data, transforms and the validation split default to the ones the checkpoint was trained with.
+    """
+    state = checkpoint.load(ckpt_path)
+    r = {**state["recipe"], **overrides}
+    spec = load_spec(spec_arg)
+    info = build_model(spec, {**r["params"], **params})
+    try:
+        info.module.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise ArchspecError(f"checkpoint {ckpt_path} does not fit spec {info.name!r} "
+                            f"({info.n_params:,} parameters now, {state['spec']['n_params']:,} in the checkpoint): "
+                            f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
+    device = resolve_device(r["device"])
+    data = datamod.load_data(r, info.input_shape, info.num_classes, log=lambda msg: None)
+    datamod.check_against_spec(data, info, r["transforms"])
+    chosen = data.val if split == "val" else data.train
+    if chosen is None or len(chosen) == 0:
+        raise ArchspecError(f"data {data.name!r} has no {split} samples to evaluate")
+    batcher = Batcher.for_data(data, info.input_shape, r, device)
+    chosen = datamod.Split(chosen.x.to(device), chosen.y.to(device))
+    net = info.module.to(device)
+    amp = "off" if r["amp"] == "fp16" and device.type != "cuda" else r["amp"]
+    loss, _, pred = evaluate(net, chosen, batcher, build_loss(r), amp, r["batch_size"])
+    result = summarize(chosen.y.cpu(), pred, loss, info.num_classes, data.classes)
+    result.update({"spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
+                   "epoch": state["epoch"], "spec_changed": state["spec"]["sha256"] != info.sha256})
+    return result

@@ -1,0 +1,246 @@
+"""The training loop: in-memory batches by tensor indexing, checkpoints, and fault handling.
+
+Multi-device training plugs in at two places only: wrap_model() (wrap the module) and
+epoch_batches() (shard each epoch's index list).
+"""
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from archspec.errors import ArchspecError
+from archspec.train import checkpoint
+from archspec.train.devices import autocast, grad_scaler
+from archspec.train.optim import build_loss, build_optimizer, build_scheduler
+from archspec.train.transforms import Pipeline
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training, after a checkpoint of the exact position was saved."""
+
+    def __init__(self, path, epoch: int, batch: int):
+        super().__init__(f"interrupted in epoch {epoch + 1} after {batch} batches; checkpoint saved to {path}")
+        self.path = path
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """Independent seeds per epoch and purpose (0: shuffling, 1: augmentation)."""
+    return (seed * 1_000_003 + epoch * 7_919 + stream) % (2**63)
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """The epoch's shuffled index batches; a final batch of 1 is dropped (batch norm cannot train on it)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, 0)))
+    batches = list(perm.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()
+    return batches
+
+
+def wrap_model(module: torch.nn.Module, recipe: dict) -> torch.nn.Module:
+    """The module the loop calls: compiled when asked (the raw module keeps the state dict)."""
+    return torch.compile(module) if recipe["compile"] else module
+
+
+class Batcher:
+    """Turns index tensors into device batches: uint8 -> float, transforms, layout, reshape."""
+
+    def __init__(self, pipeline, input_shape: tuple, device: torch.device, channels_last: bool):
+        self.pipeline, self.input_shape, self.device = pipeline, tuple(input_shape), device
+        self.channels_last = channels_last
+
+    @classmethod
+    def for_data(cls, data, input_shape: tuple, recipe: dict, device: torch.device) -> "Batcher":
+        """Digits-style data (fit_to_input) is resized and channel-replicated to the spec's input."""
+        fit = data.fit_to_input and len(input_shape) == 3
+        pipeline = Pipeline(recipe["transforms"], size=tuple(input_shape[1:]) if fit else None,
+                            channels=input_shape[0] if fit else None)
+        return cls(pipeline, input_shape, device, recipe["channels_last"])
+
+    def __call__(self, split, idx, train: bool = False, gen=None):
+        x = split.x[idx].to(self.device, non_blocking=True)
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        x = self.pipeline(x, train=train, gen=gen)
+        if tuple(x.shape[1:]) != self.input_shape:
+            x = x.reshape(x.shape[0], *self.input_shape)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, split.y[idx].to(self.device, non_blocking=True)
+
+
+@torch.no_grad()
+def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int):
+    """Mean loss, accuracy and the predictions on a split, in eval mode."""
+    was_training = net.training
+    net.eval()
+    loss_sum, preds = 0.0, []
+    for idx in torch.arange(len(split)).split(batch_size):
+        x, y = batcher(split, idx)
+        with autocast(amp, batcher.device):
+            out = net(x)
+        loss_sum += float(loss_fn(out.float(), y)) * len(idx)
+        preds.append(out.argmax(dim=1).cpu())
+    net.train(was_training)
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    n = max(len(split), 1)
+    return loss_sum / n, float((pred == split.y.cpu()).sum()) / n, pred
+
+
+@dataclass
+class Position:
+    """Where training stands: completed epochs, global step, and progress inside the current epoch."""
+
+    epoch: int = 0
+    step: int = 0
+    batch: int = 0
+    partial: dict = field(default_factory=lambda: {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": 0.0})
+    aug_state: torch.Tensor | None = None
+    history: list = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"val_acc": -1.0, "epoch": 0})
+
+
+class Trainer:
+    def __init__(self, info, data, recipe: dict, device: torch.device, batcher: Batcher, run, progress, extra: dict):
+        self.info, self.data, self.recipe, self.device = info, data, recipe, device
+        self.batcher, self.run, self.progress, self.extra = batcher, run, progress, extra
+        self.model = info.module.to(device)
+        if recipe["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = wrap_model(self.model, recipe)
+        self.steps_per_epoch = len(epoch_batches(len(data.train), recipe["batch_size"], 0, 0))
+        self.optimizer = build_optimizer(self.model.parameters(), recipe)
+        self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
+        self.scaler = grad_scaler(recipe["amp"], device)
+        self.loss_fn = build_loss(recipe)
+        self.pos = Position()
+        self._stop = False
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def state(self) -> dict:
+        p = self.pos
+        return {"format": checkpoint.FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "epoch": p.epoch, "step": p.step, "batch": p.batch, "partial": dict(p.partial),
+                "aug_state": p.aug_state, "history": list(p.history), "best": dict(p.best),
+                "rng": checkpoint.rng_state(), "spec": checkpoint.spec_record(self.info), **self.extra}
+
+    def restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.pos = Position(state["epoch"], state["step"], state["batch"], dict(state["partial"]),
+                            state["aug_state"], list(state["history"]), dict(state["best"]))
+        checkpoint.set_rng_state(state["rng"])
+
+    # --- the loop ----------------------------------------------------------------------------
+    def fit(self) -> Position:
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread: Ctrl-C handling is the caller's business
+            previous = None
+        try:
+            while self.pos.epoch < self.recipe["epochs"]:
+                self._epoch()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return self.pos
+
+    def _on_sigint(self, signum, frame):
+        if self._stop:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop = True
+
+    def _epoch(self) -> None:
+        r, p = self.recipe, self.pos
+        batches = epoch_batches(len(self.data.train), r["batch_size"], r["seed"], p.epoch)
+        gen = torch.Generator().manual_seed(epoch_seed(r["seed"], p.epoch, 1))
+        if p.batch and p.aug_state is not None:
+            gen.set_state(p.aug_state)
+        acc = p.partial
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        self.progress.start_epoch()
+        self.net.train()
+        lr = self.optimizer.param_groups[0]["lr"]
+        start = time.perf_counter()
+        for i in range(p.batch, len(batches)):
+            x, y = self.batcher(self.data.train, batches[i], train=True, gen=gen)
+            lr = self.optimizer.param_groups[0]["lr"]
+            out, loss = self._step(x, y, i)
+            acc["loss_sum"] += loss * len(y)
+            acc["count"] += len(y)
+            correct += (out.argmax(dim=1) == y).sum()
+            p.step, p.batch = p.step + 1, i + 1
+            train_s = acc["seconds"] + time.perf_counter() - start
+            if self.progress.tty:
+                self.progress.step(p.epoch + 1, i + 1, len(batches), acc["loss_sum"] / acc["count"],
+                                   (acc["correct"] + int(correct)) / acc["count"], acc["count"] / max(train_s, 1e-9))
+            if self._stop and i + 1 < len(batches):
+                acc["correct"] += int(correct)
+                acc["seconds"] = train_s
+                p.aug_state = gen.get_state()
+                raise self._interrupt()
+        acc["correct"] += int(correct)
+        acc["seconds"] += time.perf_counter() - start
+        self._end_epoch(lr)
+
+    def _step(self, x, y, i: int):
+        r = self.recipe
+        with autocast(r["amp"], self.device):
+            out = self.net(x)
+        loss = self.loss_fn(out.float(), y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise self._nonfinite(value, i)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if r["grad_clip"]:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return out.detach(), value
+
+    def _end_epoch(self, lr: float) -> None:
+        r, p, acc = self.recipe, self.pos, self.pos.partial
+        val_loss = val_acc = None
+        start = time.perf_counter()
+        if self.data.val is not None and len(self.data.val):
+            val_loss, val_acc, _ = evaluate(self.net, self.data.val, self.batcher, self.loss_fn, r["amp"],
+                                            r["batch_size"])
+        record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": acc["loss_sum"] / max(acc["count"], 1),
+                  "train_acc": acc["correct"] / max(acc["count"], 1), "val_loss": val_loss, "val_acc": val_acc,
+                  "lr": lr, "seconds": round(acc["seconds"] + time.perf_counter() - start, 4),
+                  "samples_per_s": acc["count"] / max(acc["seconds"], 1e-9)}
+        p.history.append(record)
+        p.epoch, p.batch, p.aug_state = p.epoch + 1, 0, None
+        p.partial = {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": 0.0}
+        score = val_acc if val_acc is not None else -record["train_loss"]
+        is_best = score > p.best["val_acc"]
+        if is_best:
+            p.best = {"val_acc": score, "epoch": p.epoch}
+        if self.run is not None:
+            self.run.epoch_done(record, self.state(), is_best)
+        self.progress.end_epoch(record)
+        if self._stop and p.epoch < r["epochs"]:
+            raise self._interrupt(saved=True)
+
+    def _interrupt(self, saved: bool = False) -> Interrupted:
+        path = None
+        if self.run is not None:
+            path = self.run.last if saved else self.run.save_last(self.state())
+        return Interrupted(path, self.pos.epoch, self.pos.batch)
+
+    def _nonfinite(self, value: float, i: int) -> ArchspecError:
+        kept = (f"the last good checkpoint is {self.run.last} (epoch {self.pos.epoch})"
+                if self.run is not None and self.pos.epoch else "no checkpoint was written yet")
+        return ArchspecError(f"loss became {value} in epoch {self.pos.epoch + 1}, step {i + 1} "
+                             f"(global step {self.pos.step + 1}); training stopped and {kept}. "
+                             "Try a lower --lr, --grad-clip, or --amp off")

@@ -1,0 +1,83 @@
+"""Classification metrics computed on tensors, and the metrics.jsonl log of a run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from archspec.errors import ArchspecError
+
+EPOCH_KEYS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "samples_per_s")
+
+
+def confusion_matrix(y: torch.Tensor, pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Rows are true classes, columns predicted classes (sklearn's convention)."""
+    idx = y.long().cpu() * num_classes + pred.long().cpu()
+    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def per_class_accuracy(cm: torch.Tensor) -> list[float | None]:
+    """Recall of each class; None for a class with no samples."""
+    totals = cm.sum(dim=1)
+    return [float(cm[i, i]) / float(t) if t else None for i, t in enumerate(totals.tolist())]
+
+
+def summarize(y: torch.Tensor, logits_or_pred: torch.Tensor, loss: float, num_classes: int,
+              classes: list[str] | None = None) -> dict:
+    pred = logits_or_pred.argmax(dim=1) if logits_or_pred.dim() == 2 else logits_or_pred
+    cm = confusion_matrix(y, pred, num_classes)
+    n = int(cm.sum())
+    return {
+        "samples": n,
+        "accuracy": float(cm.diag().sum()) / n if n else 0.0,
+        "loss": loss,
+        "classes": classes or [str(i) for i in range(num_classes)],
+        "per_class_accuracy": per_class_accuracy(cm),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def format_table(result: dict) -> str:
+    """The eval report as aligned text: totals, per-class accuracy, confusion matrix."""
+    names = result["classes"]
+    lines = [f"samples   {result['samples']}", f"accuracy  {result['accuracy']:.4f}", f"loss      {result['loss']:.4f}",
+             "", "class" + " " * max(1, max(len(n) for n in names) - 1) + "  accuracy  support"]
+    width = max(5, max(len(n) for n in names))
+    for name, acc, row in zip(names, result["per_class_accuracy"], result["confusion_matrix"]):
+        shown = "     -" if acc is None else f"{acc:8.4f}"
+        lines.append(f"{name:<{width}}  {shown}  {sum(row):7d}")
+    cell = max(4, max(len(str(v)) for row in result["confusion_matrix"] for v in row) + 1)
+    lines += ["", "confusion matrix (rows: true class, columns: predicted)",
+              " " * width + "".join(f"{i:>{cell}}" for i in range(len(names)))]
+    for name, row in zip(names, result["confusion_matrix"]):
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines)
+
+
+def write_log(path: Path, records: list[dict]) -> None:
+    """Rewrite metrics.jsonl from the records (used on resume, to drop epochs past the checkpoint)."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def append_log(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_log(path: Path) -> list[dict]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ArchspecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    records = []
+    for i, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ArchspecError(f"{path}:{i}: not a JSON line") from None
+    return records

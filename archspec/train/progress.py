@@ -1,0 +1,56 @@
+"""Progress output: a live bar per epoch on a terminal, one plain line per epoch otherwise."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def epoch_line(r: dict, epochs: int) -> str:
+    val = f"  val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f}" if r.get("val_acc") is not None else ""
+    return (f"epoch {r['epoch']:>{len(str(epochs))}}/{epochs}  train loss {r['train_loss']:.4f} "
+            f"acc {r['train_acc']:.4f}{val}  lr {r['lr']:.3g}  {r['samples_per_s']:,.0f} samples/s  "
+            f"{r['seconds']:.1f}s")
+
+
+class Progress:
+    """Writes to `stream`; `tty` defaults to whether the stream is a terminal."""
+
+    def __init__(self, epochs: int, stream=None, tty: bool | None = None, quiet: bool = False):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.epochs, self.quiet = epochs, quiet
+        self._last = 0.0
+
+    def write(self, text: str) -> None:
+        if not self.quiet:
+            if self.tty:
+                text = "\r\x1b[K" + text
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def step(self, epoch: int, done: int, total: int, loss: float, acc: float, samples_per_s: float) -> None:
+        """Redraw the bar at most 10 times a second; silent when not on a terminal."""
+        now = time.monotonic()
+        if not self.tty or self.quiet or (now - self._last < 0.1 and done < total):
+            return
+        self._last = now
+        width = 24
+        filled = int(width * done / max(total, 1))
+        eta = (total - done) / max(done, 1) * (now - self._epoch_start)
+        self.stream.write(f"\r\x1b[Kepoch {epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{done}/{total}  loss {loss:.4f} acc {acc:.4f}  {samples_per_s:,.0f} samples/s  "
+                          f"ETA {_duration(eta)}")
+        self.stream.flush()
+
+    def start_epoch(self) -> None:
+        self._epoch_start = time.monotonic()
+        self._last = 0.0
+
+    def end_epoch(self, record: dict) -> None:
+        self.write(epoch_line(record, self.epochs))

@@ -1,0 +1,262 @@
+"""Training options: one table gives the defaults and the JSON Schema of a `train:` recipe.
+
+Layers merge as command-line flags > --config file > the spec's `train:` > defaults. Each
+layer is validated on its own so an error points at the file, line and column it came from.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from jsonschema import Draft202012Validator
+
+from archspec.diagnostics import did_you_mean
+from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
+from archspec.train.optim import DEFAULT_LR
+from archspec.train.transforms import canonical_transforms
+
+_NUM = {"type": "number"}
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_INT = {"type": "integer"}
+
+# name -> (JSON Schema, default). None defaults are filled in by resolve().
+OPTIONS: dict[str, tuple[dict, object]] = {
+    "data": (_STR, "digits"),
+    "data_dir": (_STR, "data"),
+    "download": (_BOOL, False),
+    "epochs": ({"type": "integer", "minimum": 1}, 10),
+    "batch_size": ({"type": "integer", "minimum": 1}, 128),
+    "optimizer": ({"enum": ["sgd", "adam", "adamw"]}, "sgd"),
+    "lr": ({"type": "number", "exclusiveMinimum": 0}, None),
+    "momentum": ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.0),
+    "weight_decay": ({"type": "number", "minimum": 0}, 0.0),
+    "nesterov": (_BOOL, False),
+    "schedule": ({"enum": ["none", "step", "cosine", "onecycle"]}, "none"),
+    "warmup": ({"type": "integer", "minimum": 0}, 0),
+    "step_size": ({"type": "integer", "minimum": 1}, None),
+    "gamma": ({"type": "number", "exclusiveMinimum": 0}, 0.1),
+    "loss": ({"enum": ["cross_entropy", "mse"]}, "cross_entropy"),
+    "label_smoothing": ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.0),
+    "init": ({"enum": ["default", "xavier_uniform", "kaiming_normal"]}, "default"),
+    "device": ({"type": "string", "pattern": "^(auto|cpu|mps|cuda(:[0-9]+)?)$"}, "auto"),
+    "amp": ({"enum": ["off", "bf16", "fp16"]}, "off"),
+    "channels_last": (_BOOL, False),
+    "compile": (_BOOL, False),
+    "grad_clip": ({"type": ["number", "null"], "exclusiveMinimum": 0}, None),
+    "seed": ({"type": ["integer", "null"], "minimum": 0}, None),
+    "deterministic": (_BOOL, False),
+    "workers": ({"type": "integer", "minimum": 0}, 0),
+    "val_split": ({"type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1}, None),
+    "transforms": ({"type": ["object", "null"]}, None),
+    "params": ({"type": ["object", "null"]}, None),
+}
+SCHEMA = {"type": "object", "additionalProperties": False, "properties": {k: s for k, (s, _) in OPTIONS.items()}}
+# Options that may differ when a run is resumed (they do not change what is being trained).
+RESUMABLE = {"epochs", "device", "workers", "compile"}
+RUN_ONLY = {"out", "resume", "config", "set"}
+
+
+class OptionError(ArchspecError):
+    """Options that contradict each other; the CLI reports it as a usage error (exit 2)."""
+
+
+@dataclass
+class Layer:
+    """One source of options: its values, where they came from, and how to locate a key."""
+
+    origin: str  # "flag", "config" or "spec"
+    values: dict
+    file: str | None = None
+    text: str | None = None
+    locate: Callable[[tuple], Loc | None] = field(default=lambda path: None)
+    aliases: dict = field(default_factory=dict)  # flat key -> nested key path it was written at
+
+    def where(self, key: str) -> str:
+        if self.origin == "flag":
+            return "--" + key.replace("_", "-")
+        loc = self.locate(self.path_of(key))
+        return f"{key} ({loc})" if loc else f"{key} ({self.file})"
+
+    def path_of(self, key: str) -> tuple:
+        path = self.aliases.get(key, (key,)) if key else ()
+        return ("train",) + path if self.origin == "spec" else path
+
+
+@dataclass
+class Resolved:
+    """The merged recipe plus, for each option, a human description of where it was set."""
+
+    values: dict
+    origins: dict
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def where(self, key: str) -> str:
+        return self.origins.get(key, f"{key} (default)")
+
+
+def normalize(values: dict) -> tuple[dict, dict]:
+    """Undo YAML 1.1 surprises (`amp: off` reads as False) and flatten `optimizer: {sgd: {lr: 0.1}}`.
+
+    Returns the flat options and, for keys that came from the nested form, their original key path.
+    """
+    out, aliases = dict(values), {}
+    if out.get("amp") is False:
+        out["amp"] = "off"
+    if out.get("schedule") is None and "schedule" in out:
+        out["schedule"] = "none"
+    opt = out.get("optimizer")
+    if isinstance(opt, dict) and len(opt) == 1:
+        (name, settings), = opt.items()
+        out["optimizer"] = name
+        for key, value in (settings or {}).items() if isinstance(settings, dict) else ():
+            aliases[key] = ("optimizer", name, key)
+            if key in out:
+                raise ValueError(f"'{key}' is given twice: as {key} and inside optimizer: {{{name}: ...}}", (key,))
+            out[key] = value
+    return out, aliases
+
+
+def validate_layer(layer: Layer) -> dict:
+    """Schema-check one layer; every problem becomes a located diagnostic."""
+    if not isinstance(layer.values, dict):
+        raise SpecError([_diag(layer, (), "a train recipe must be a mapping of option: value")], _sources(layer))
+    try:
+        values, layer.aliases = normalize(layer.values)
+    except ValueError as exc:
+        raise SpecError([_diag(layer, exc.args[1], exc.args[0])], _sources(layer)) from None
+    diags = []
+    for err in sorted(Draft202012Validator(SCHEMA).iter_errors(values), key=lambda e: list(e.absolute_path)):
+        path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties":
+            for key in sorted(set(values) - set(OPTIONS)):
+                diags.append(_diag(layer, (key,), _unknown(key)))
+            continue
+        key = path[0] if path else ""
+        hint = did_you_mean(err.instance, err.validator_value) if err.validator == "enum" else ""
+        diags.append(_diag(layer, path, f"{_label(layer, key)}: {err.message}{hint}"))
+    if not diags and values.get("transforms"):
+        try:
+            canonical_transforms(values["transforms"])
+        except ValueError as exc:
+            diags.append(_diag(layer, ("transforms",) + exc.args[1], f"{_label(layer, 'transforms')}: {exc.args[0]}"))
+    if diags:
+        raise SpecError(diags, _sources(layer))
+    return values
+
+
+def _unknown(key: str) -> str:
+    if key in RUN_ONLY:
+        return f"'{key}' is a command-line option of one run, not part of a recipe"
+    return f"unknown train option '{key}'{did_you_mean(key, OPTIONS)}"
+
+
+def _label(layer: Layer, key: str) -> str:
+    return "--" + key.replace("_", "-") if layer.origin == "flag" else ("train." if layer.origin == "spec" else "") + key
+
+
+def _diag(layer: Layer, path: tuple, message: str) -> Diagnostic:
+    loc = layer.locate(layer.path_of(path[0]) + tuple(path[1:]) if path else layer.path_of(""))
+    if loc is None and layer.file:
+        loc = Loc(layer.file, 1, 1)
+    return Diagnostic(loc, "train-option", message)
+
+
+def _sources(layer: Layer) -> dict:
+    return {layer.file: layer.text} if layer.file and layer.text else {}
+
+
+def resolve(layers: list[Layer]) -> Resolved:
+    """Merge layers, lowest priority first; transforms and params merge key by key."""
+    values = {k: default for k, (_, default) in OPTIONS.items()}
+    values["transforms"], values["params"] = {}, {}
+    origins: dict[str, str] = {}
+    for layer in layers:
+        for key, value in validate_layer(layer).items():
+            if key in ("transforms", "params"):
+                values[key].update(value or {})
+            else:
+                values[key] = value
+            origins[key] = layer.where(key)
+    values["transforms"] = canonical_transforms(values["transforms"])
+    if values["lr"] is None:
+        values["lr"] = DEFAULT_LR[values["optimizer"]]
+    if values["step_size"] is None and values["schedule"] == "step":
+        values["step_size"] = max(1, values["epochs"] // 3)
+    if values["seed"] is None:
+        values["seed"] = random.SystemRandom().randrange(2**31)
+    resolved = Resolved(values, origins)
+    check_consistency(resolved)
+    return resolved
+
+
+def check_consistency(r: Resolved) -> None:
+    """Refuse combinations that cannot mean what the user wants, naming both sides."""
+    v, set_ = r.values, r.origins
+
+    def clash(a: str, why: str):
+        raise OptionError(f"{r.where(a)}: {why}")
+
+    if v["label_smoothing"] and v["loss"] != "cross_entropy":
+        clash("label_smoothing", f"label smoothing only applies to cross_entropy, but the loss is {v['loss']} "
+                                 f"(from {r.where('loss')})")
+    if v["optimizer"] != "sgd":
+        for key in ("momentum", "nesterov"):
+            if v[key]:
+                clash(key, f"only applies to sgd, but the optimizer is {v['optimizer']} (from {r.where('optimizer')})")
+    if v["nesterov"] and not v["momentum"]:
+        clash("nesterov", "Nesterov momentum needs --momentum > 0")
+    if v["schedule"] == "onecycle" and v["warmup"]:
+        clash("warmup", "onecycle has its own warm-up phase; drop --warmup or use --schedule cosine")
+    if v["warmup"] >= v["epochs"] and v["warmup"]:
+        clash("warmup", f"warm-up of {v['warmup']} epochs leaves no training after it (epochs is {v['epochs']})")
+    if v["schedule"] != "step":
+        for key in ("step_size", "gamma"):
+            if key in set_:
+                clash(key, f"only applies to --schedule step, but the schedule is {v['schedule']}")
+    if v["download"] and v["data"] not in ("mnist", "fashion-mnist", "cifar10"):
+        clash("download", f"only mnist, fashion-mnist and cifar10 can be downloaded, not '{v['data']}'")
+
+
+def parse_assignments(items, option: str) -> dict:
+    """`k=v` pairs from the command line; values are YAML scalars (`4` is an int, `[1, 2]` a list)."""
+    import yaml
+
+    out = {}
+    for item in items or ():
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise OptionError(f"{option} {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise OptionError(f"{option} {item!r}: the value is not valid YAML") from None
+    return out
+
+
+def yaml_locator(text: str, file: str) -> Callable[[tuple], Loc | None]:
+    """Map a key path in a YAML mapping to its line and column (for --config files)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        root = None
+
+    def locate(path: tuple) -> Loc | None:
+        node, mark = root, (root.start_mark if root is not None else None)
+        for part in path:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            for k, val in node.value:
+                if k.value == str(part):
+                    node, mark = val, k.start_mark
+                    break
+            else:
+                break
+        return Loc(file, mark.line + 1, mark.column + 1) if mark else None
+
+    return locate

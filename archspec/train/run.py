@@ -1,0 +1,175 @@
+"""One training run end to end: resolve options, build, load data, train, write the run folder."""
+from __future__ import annotations
+
+import platform
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from archspec.errors import ArchspecError
+from archspec.train import checkpoint, data as datamod, recipe as rec
+from archspec.train.devices import check_amp, resolve_device, set_deterministic
+from archspec.train.loop import Batcher, Trainer
+from archspec.train.metrics import append_log, read_log, write_log
+from archspec.train.model import build_model, load_spec
+from archspec.train.optim import init_weights
+from archspec.train.plots import plot_runs
+from archspec.train.progress import Progress
+from archspec.train.transforms import channel_stats
+
+
+class RunFolder:
+    """The files of one run: config.yaml, metrics.jsonl, checkpoints/{last,best}.pt, curves.png."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.config, self.metrics, self.curves = (self.root / n for n in ("config.yaml", "metrics.jsonl", "curves.png"))
+        self.last, self.best = self.root / "checkpoints" / "last.pt", self.root / "checkpoints" / "best.pt"
+
+    def create(self) -> None:
+        """Make the folders and prove they are writable before any training work."""
+        try:
+            (self.root / "checkpoints").mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ArchspecError(f"--out {self.root}: cannot write the run folder: {exc.strerror or exc}") from None
+
+    def write(self, path: Path, text: str) -> None:
+        try:
+            path.write_text(text)
+        except OSError as exc:
+            raise ArchspecError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def save_last(self, state: dict) -> Path:
+        checkpoint.save(self.last, state)
+        return self.last
+
+    def epoch_done(self, record: dict, state: dict, is_best: bool) -> None:
+        self.save_last(state)
+        if is_best:
+            checkpoint.copy(self.last, self.best)
+        try:
+            append_log(self.metrics, record)
+        except OSError as exc:
+            raise ArchspecError(f"cannot write {self.metrics}: {exc.strerror or exc}") from None
+
+
+def default_out(name: str, base: Path = Path("runs")) -> Path:
+    """runs/NAME, or runs/NAME-2, -3, ... so earlier runs are never overwritten."""
+    candidate, n = base / name, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = base / f"{name}-{n}"
+    return candidate
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_options(spec, flags: dict, config_path: str | None) -> rec.Resolved:
+    """flags > --config file > the spec's train: > defaults."""
+    layers = [rec.Layer("spec", spec.train or {}, spec.path or spec.name, spec.text, spec.locate)]
+    if config_path:
+        try:
+            text = Path(config_path).read_text()
+            values = yaml.safe_load(text) or {}
+        except OSError as exc:
+            raise ArchspecError(f"--config {config_path}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ArchspecError(f"--config {config_path}: not valid YAML: {exc}") from None
+        layers.append(rec.Layer("config", values, str(config_path), text, rec.yaml_locator(text, str(config_path))))
+    layers.append(rec.Layer("flag", flags))
+    return rec.resolve(layers)
+
+
+def resume_options(run: RunFolder, flags: dict, config_path: str | None) -> rec.Resolved:
+    """A resumed run keeps its stored recipe; only options that do not change the training may differ."""
+    if config_path:
+        raise rec.OptionError("--config cannot be combined with --resume: the run keeps the recipe it started with")
+    try:
+        stored = yaml.safe_load(run.config.read_text())["recipe"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        raise ArchspecError(f"--resume {run.root}: no readable config.yaml in the run folder") from None
+    changed = sorted(k for k, v in flags.items() if k not in rec.RESUMABLE and stored.get(k) != v)
+    if changed:
+        raise rec.OptionError(f"--resume keeps the run's recipe; these options differ from it: "
+                              + ", ".join(f"--{k.replace('_', '-')}" for k in changed)
+                              + f" (may change on resume: {', '.join(sorted(rec.RESUMABLE))})")
+    stored.update({k: v for k, v in flags.items() if k in rec.RESUMABLE})
+    return rec.Resolved(stored, {k: f"--{k.replace('_', '-')}" for k in flags})
+
+
+def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None = None,
+          resume: str | None = None, stream=None, tty: bool | None = None) -> dict:
+    """Run `archspec train`; returns the summary. Raises ArchspecError/OptionError/Interrupted."""
+    run = RunFolder(resume) if resume else None
+    state = checkpoint.load(run.root) if run else None
+    if resume and out and Path(out) != run.root:
+        raise rec.OptionError("--out cannot differ from --resume: a resumed run continues in its own folder")
+    if spec_arg is None and state is not None:
+        spec_arg = state["spec"]["path"]
+    if spec_arg is None:
+        raise rec.OptionError("missing SPEC (or --resume RUN)")
+    spec = load_spec(spec_arg)
+    resolved = resume_options(run, flags, config_path) if run else resolve_options(spec, flags, config_path)
+    r = resolved.values
+    device = resolve_device(r["device"])
+    check_amp(r["amp"], device)
+    set_deterministic(r["deterministic"])
+    seed_everything(r["seed"])
+    info = build_model(spec, r["params"])
+    init_weights(info.module, r["init"])
+    if state is not None:
+        checkpoint.check_same_spec(state["spec"], info, str(run.root))
+    progress = Progress(r["epochs"], stream=stream, tty=tty)
+    data = datamod.load_data(r, info.input_shape, info.num_classes, log=progress.write)
+    datamod.check_against_spec(data, info, r["transforms"])
+    if r["transforms"].get("normalize") == "auto":
+        r["transforms"]["normalize"] = channel_stats(data.train.x)
+    if run is None:
+        run = RunFolder(out or default_out(info.name))
+        if run.last.exists():
+            raise rec.OptionError(f"--out {run.root} already holds a run; continue it with --resume {run.root} "
+                                  "or choose another --out")
+    run.create()
+    config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
+              "recipe": r, "device": str(device),
+              "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
+                       "val_from": data.val_from, "input_shape": list(info.input_shape)},
+              "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
+    run.write(run.config, yaml.safe_dump(config, sort_keys=False))
+    if data.val is not None:
+        data.val = datamod.Split(data.val.x.to(device), data.val.y.to(device))
+    data.train = datamod.Split(data.train.x.to(device), data.train.y.to(device))
+    batcher = Batcher.for_data(data, info.input_shape, r, device)
+    trainer = Trainer(info, data, r, device, batcher, run, progress, extra={"recipe": r})
+    if state is not None:
+        trainer.restore(state)
+        write_log(run.metrics, trainer.pos.history)
+    else:
+        write_log(run.metrics, [])
+    progress.write(f"training {info.name} ({info.n_params:,} parameters) on {data.name}: {len(data.train):,} train / "
+                   f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {device}, "
+                   f"{r['epochs']} epochs -> {run.root}")
+    try:
+        pos = trainer.fit()
+    finally:
+        if trainer.pos.history:
+            plot_runs([(info.name, trainer.pos.history)], run.curves)
+    return summarize(run, pos, info.name)
+
+
+def summarize(run: RunFolder, pos, name: str) -> dict:
+    history = pos.history or read_log(run.metrics)
+    last = history[-1] if history else {}
+    return {"run": str(run.root), "spec": name, "epochs": len(history), "best_epoch": pos.best["epoch"],
+            "best_val_acc": max((h["val_acc"] for h in history if h.get("val_acc") is not None), default=None),
+            "final": last, "seconds": round(sum(h["seconds"] for h in history), 2)}

@@ -1,0 +1,187 @@
+"""Batch transforms in plain torch: every op works on a whole (N, C, H, W) batch at once.
+
+Random choices are drawn on the CPU from an explicit generator, so a run's augmentation
+is the same on every device and can be replayed exactly after a resume.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from archspec.diagnostics import did_you_mean
+
+HELP = {
+    "resize": "an integer size or [height, width]",
+    "normalize": "true (mean/std computed from the training data) or {mean: [...], std: [...]}",
+    "hflip": "a probability between 0 and 1 (true means 0.5)",
+    "random_resized_crop": "true or {scale: [min, max], ratio: [min, max]}",
+    "color_jitter": "a strength (e.g. 0.4) or {brightness: b, contrast: c, saturation: s}",
+}
+CROP_DEFAULT = {"scale": [0.08, 1.0], "ratio": [3 / 4, 4 / 3]}
+JITTER_KEYS = ("brightness", "contrast", "saturation")
+
+
+def canonical_transforms(raw: dict) -> dict:
+    """Validate and spell out a transforms mapping; raises ValueError(message, key_path)."""
+    if not isinstance(raw, dict):
+        raise ValueError("transforms must be a mapping, e.g. {resize: 96, hflip: 0.5}", ())
+    out = {}
+    for name, value in raw.items():
+        if name not in HELP:
+            raise ValueError(f"unknown transform '{name}'{did_you_mean(name, HELP)}; known: {', '.join(HELP)}", (name,))
+        if value is None or value is False:
+            continue
+        try:
+            out[name] = _canonical(name, value)
+        except (TypeError, ValueError, KeyError):
+            raise ValueError(f"{name}: {value!r} is not valid; expected {HELP[name]}", (name,)) from None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _canonical(name, value):
+    if name == "resize":
+        size = [value, value] if isinstance(value, int) and not isinstance(value, bool) else list(value)
+        if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+            raise ValueError
+        return size
+    if name == "normalize":
+        if value is True or value == "auto":
+            return "auto"
+        mean, std = _floats(value["mean"]), _floats(value["std"])
+        if set(value) - {"mean", "std"} or len(mean) != len(std) or min(std) <= 0:
+            raise ValueError
+        return {"mean": mean, "std": std}
+    if name == "hflip":
+        p = 0.5 if value is True else float(value)
+        if not 0 <= p <= 1:
+            raise ValueError
+        return p or None
+    if name == "random_resized_crop":
+        spec = dict(CROP_DEFAULT) if value is True else {**CROP_DEFAULT, **value}
+        scale, ratio = _floats(spec["scale"]), _floats(spec["ratio"])
+        if set(spec) - set(CROP_DEFAULT) or len(scale) != 2 or len(ratio) != 2:
+            raise ValueError
+        if not (0 < scale[0] <= scale[1] <= 1 and 0 < ratio[0] <= ratio[1]):
+            raise ValueError
+        return {"scale": scale, "ratio": ratio}
+    if name == "color_jitter":
+        if isinstance(value, dict):
+            if set(value) - set(JITTER_KEYS):
+                raise ValueError
+            jitter = {k: float(value.get(k, 0.0)) for k in JITTER_KEYS}
+        else:
+            jitter = {k: float(0.4 if value is True else value) for k in JITTER_KEYS}
+        if min(jitter.values()) < 0:
+            raise ValueError
+        return jitter if any(jitter.values()) else None
+    raise KeyError(name)
+
+
+def _floats(value) -> list[float]:
+    values = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else list(value)
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise ValueError
+    return [float(v) for v in values]
+
+
+class Pipeline:
+    """Applies a canonical transforms mapping to float batches in [0, 1]."""
+
+    def __init__(self, transforms: dict, size: tuple[int, int] | None = None, channels: int | None = None):
+        self.t = transforms
+        self.size = tuple(transforms["resize"]) if "resize" in transforms else size
+        self.channels = channels
+        norm = transforms.get("normalize")
+        self.mean = self.std = None
+        if isinstance(norm, dict):
+            self.mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1)
+            self.std = torch.tensor(norm["std"]).view(1, -1, 1, 1)
+
+    def __call__(self, x: torch.Tensor, train: bool = False, gen: torch.Generator | None = None) -> torch.Tensor:
+        if x.dim() != 4:
+            return x
+        if self.channels and x.shape[1] == 1 and self.channels != 1:
+            x = x.expand(-1, self.channels, -1, -1)
+        if train and "random_resized_crop" in self.t:
+            x = random_resized_crop(x, self.size or tuple(x.shape[-2:]), gen=gen, **self.t["random_resized_crop"])
+        elif self.size and tuple(x.shape[-2:]) != tuple(self.size):
+            x = resize(x, self.size)
+        if train and "hflip" in self.t:
+            x = random_hflip(x, self.t["hflip"], gen)
+        if train and "color_jitter" in self.t:
+            x = color_jitter(x, gen=gen, **self.t["color_jitter"])
+        if self.mean is not None:
+            x = (x - self.mean.to(x.device)) / self.std.to(x.device)
+        return x
+
+
+def resize(x: torch.Tensor, size) -> torch.Tensor:
+    down = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=down)
+
+
+def _uniform(n: int, low: float, high: float, gen) -> torch.Tensor:
+    return torch.rand(n, generator=gen) * (high - low) + low
+
+
+def random_hflip(x: torch.Tensor, p: float, gen) -> torch.Tensor:
+    flip = (torch.rand(x.shape[0], generator=gen) < p).to(x.device).view(-1, 1, 1, 1)
+    return torch.where(flip, x.flip(-1), x)
+
+
+def random_resized_crop(x: torch.Tensor, size, scale, ratio, gen) -> torch.Tensor:
+    """Per-sample crop boxes (area fraction in `scale`, aspect in `ratio`) sampled with one grid_sample."""
+    n, _, h, w = x.shape
+    area = _uniform(n, scale[0], scale[1], gen)
+    aspect = torch.exp(_uniform(n, math.log(ratio[0]), math.log(ratio[1]), gen))
+    fw = torch.sqrt(area * aspect * h / w).clamp(max=1.0)  # crop width as a fraction of the image width
+    fh = torch.sqrt(area / aspect * w / h).clamp(max=1.0)
+    cx = (torch.rand(n, generator=gen) * 2 - 1) * (1 - fw)
+    cy = (torch.rand(n, generator=gen) * 2 - 1) * (1 - fh)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = fw, cx, fh, cy
+    grid = F.affine_grid(theta.to(x.device, x.dtype), [n, x.shape[1], *size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def color_jitter(x: torch.Tensor, brightness: float, contrast: float, saturation: float, gen) -> torch.Tensor:
+    n = x.shape[0]
+
+    def factors(strength):
+        return _uniform(n, max(0.0, 1 - strength), 1 + strength, gen).to(x.device, x.dtype).view(-1, 1, 1, 1)
+
+    if brightness:
+        x = (x * factors(brightness)).clamp(0, 1)
+    if contrast:
+        mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+        f = factors(contrast)
+        x = (f * x + (1 - f) * mean).clamp(0, 1)
+    if saturation and x.shape[1] == 3:
+        f = factors(saturation)
+        x = (f * x + (1 - f) * grayscale(x)).clamp(0, 1)
+    return x
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] != 3:
+        return x.mean(dim=1, keepdim=True)
+    r, g, b = x.unbind(1)
+    return (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(1)
+
+
+def channel_stats(x: torch.Tensor, chunk: int = 4096) -> dict:
+    """Per-channel mean and std of a dataset in [0, 1] (uint8 is scaled by 1/255), in chunks."""
+    total = sq = None
+    count = 0
+    for start in range(0, x.shape[0], chunk):
+        part = x[start:start + chunk].double()
+        if x.dtype == torch.uint8:
+            part = part / 255.0
+        s, q = part.sum(dim=(0, 2, 3)), (part * part).sum(dim=(0, 2, 3))
+        total, sq = (s, q) if total is None else (total + s, sq + q)
+        count += part.shape[0] * part.shape[2] * part.shape[3]
+    mean = total / count
+    std = (sq / count - mean * mean).clamp(min=1e-12).sqrt()
+    return {"mean": [round(float(m), 6) for m in mean], "std": [round(max(float(s), 1e-6), 6) for s in std]}

@@ -1,0 +1,95 @@
+"""Schedules equal torch's own schedulers; one step of the loop equals a hand-written torch step."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from archspec.train.optim import build_optimizer, init_weights, lr_factor
+
+
+def recipe(**kw):
+    base = {"epochs": 6, "schedule": "none", "warmup": 0, "step_size": 2, "gamma": 0.5}
+    return {**base, **kw}
+
+
+def torch_lrs(make, steps):
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = make(opt)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+@pytest.mark.parametrize("name, make", [
+    ("step", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2 * 5, gamma=0.5)),
+    ("cosine", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6 * 5)),
+    ("onecycle", lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=6 * 5,
+                                                               cycle_momentum=False)),
+])
+def test_schedules_match_torch(name, make):
+    ours = [lr_factor(s, recipe(schedule=name), steps_per_epoch=5) for s in range(30)]
+    assert ours == pytest.approx(torch_lrs(make, 30), rel=1e-9, abs=1e-12)
+
+
+def test_warmup_is_linear_then_hands_over():
+    r = recipe(schedule="cosine", warmup=1)
+    assert [lr_factor(s, r, 4) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert lr_factor(4, r, 4) == pytest.approx(1.0) and lr_factor(23, r, 4) < 0.02
+
+
+def test_one_training_step_equals_hand_written_sgd(tiny_spec):
+    """Our Trainer._step against the textbook: forward, cross-entropy, backward, SGD with momentum."""
+    import archspec
+    from archspec.train.data import Data, Split
+    from archspec.train.loop import Batcher, Trainer
+    from archspec.train.model import build_model
+    from archspec.train.progress import Progress
+    from archspec.train.transforms import Pipeline
+
+    torch.manual_seed(0)
+    info = build_model(archspec.load(str(tiny_spec)), {})
+    reference = copy.deepcopy(info.module)
+    x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
+    r = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3, "nesterov": True, "epochs": 1,
+         "batch_size": 8, "schedule": "none", "warmup": 0, "loss": "cross_entropy", "label_smoothing": 0.1,
+         "amp": "off", "grad_clip": 0.5, "channels_last": False, "compile": False, "seed": 0}
+    data = Data("t", Split(x, y), None)
+    trainer = Trainer(info, data, r, torch.device("cpu"), Batcher(Pipeline({}), (1, 8, 8), torch.device("cpu"), False),
+                      None, Progress(1, quiet=True), {})
+    for _ in range(2):  # two steps so the momentum buffer matters
+        torch.manual_seed(1)
+        trainer.net.train()
+        trainer._step(x, y, 0)
+
+    opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True)
+    for _ in range(2):
+        torch.manual_seed(1)
+        reference.train()
+        loss = nn.functional.cross_entropy(reference(x), y, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(reference.parameters(), 0.5)
+        opt.step()
+    for (name, a), b in zip(info.module.state_dict().items(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_init_schemes_change_weights_and_zero_biases():
+    layer = nn.Linear(64, 32)
+    init_weights(layer, "kaiming_normal", generator=torch.Generator().manual_seed(0))
+    assert torch.all(layer.bias == 0)
+    assert layer.weight.std().item() == pytest.approx((2 / 64) ** 0.5, rel=0.15)
+    init_weights(layer, "xavier_uniform")
+    bound = (6 / (64 + 32)) ** 0.5
+    assert layer.weight.abs().max().item() <= bound
+
+
+def test_adamw_gets_weight_decay():
+    opt = build_optimizer([nn.Parameter(torch.zeros(2))], {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05})
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.05

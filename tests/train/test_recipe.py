@@ -1,0 +1,97 @@
+"""Option resolution: precedence, located errors, contradictions refused before any work."""
+from __future__ import annotations
+
+import pytest
+
+from archspec.errors import SpecError
+from archspec.train import recipe as rec
+
+
+def spec_layer(text: str, file="s.yaml"):
+    import yaml
+
+    values = yaml.safe_load(text)
+    return rec.Layer("spec", values["train"], file, text, lambda p: rec.yaml_locator(text, file)(p))
+
+
+def test_precedence_flags_over_config_over_spec_over_defaults():
+    spec = spec_layer("train:\n  epochs: 3\n  batch_size: 16\n  lr: 0.5\n")
+    config = rec.Layer("config", {"batch_size": 32, "lr": 0.25}, "c.yaml")
+    flags = rec.Layer("flag", {"lr": 0.125})
+    r = rec.resolve([spec, config, flags])
+    assert (r["epochs"], r["batch_size"], r["lr"], r["optimizer"]) == (3, 32, 0.125, "sgd")
+    assert r.where("lr") == "--lr" and r.where("batch_size").startswith("batch_size (c.yaml")
+
+
+def test_nested_optimizer_form_and_yaml_off():
+    r = rec.resolve([spec_layer("train:\n  optimizer: {sgd: {lr: 0.9, momentum: 0.5}}\n  amp: off\n")])
+    assert (r["optimizer"], r["lr"], r["momentum"], r["amp"]) == ("sgd", 0.9, 0.5, "off")
+
+
+def test_default_lr_depends_on_optimizer_and_seed_is_drawn():
+    r = rec.resolve([rec.Layer("flag", {"optimizer": "adam"})])
+    assert r["lr"] == 1e-3 and isinstance(r["seed"], int)
+
+
+def test_unknown_key_is_located_with_did_you_mean():
+    text = "name: x\ntrain:\n  epochs: 2\n  batch_sise: 8\n"
+    with pytest.raises(SpecError) as exc:
+        rec.resolve([spec_layer(text)])
+    msg = str(exc.value)
+    assert "s.yaml:4:3" in msg and "unknown train option 'batch_sise'" in msg and "did you mean 'batch_size'" in msg
+
+
+def test_bad_value_in_nested_optimizer_points_at_it():
+    text = "train:\n  optimizer: {sgd: {lr: -1}}\n"
+    with pytest.raises(SpecError) as exc:
+        rec.resolve([spec_layer(text)])
+    assert "s.yaml:2:" in str(exc.value) and "lr" in str(exc.value)
+
+
+def test_enum_typo_suggests_and_transform_typo_is_located():
+    with pytest.raises(SpecError, match="did you mean 'cosine'"):
+        rec.resolve([spec_layer("train:\n  schedule: cosin\n")])
+    with pytest.raises(SpecError) as exc:
+        rec.resolve([spec_layer("train:\n  transforms:\n    resise: 96\n")])
+    assert "s.yaml:3:" in str(exc.value) and "did you mean 'resize'" in str(exc.value)
+
+
+def test_run_only_keys_are_explained():
+    with pytest.raises(SpecError, match="'resume' is a command-line option"):
+        rec.resolve([spec_layer("train:\n  resume: runs/x\n")])
+
+
+@pytest.mark.parametrize("values, needle", [
+    ({"loss": "mse", "label_smoothing": 0.1}, "--label-smoothing: label smoothing only applies to cross_entropy"),
+    ({"optimizer": "adam", "momentum": 0.9}, "--momentum: only applies to sgd"),
+    ({"nesterov": True}, "--nesterov: Nesterov momentum needs --momentum > 0"),
+    ({"schedule": "onecycle", "warmup": 1}, "--warmup: onecycle has its own warm-up"),
+    ({"epochs": 2, "warmup": 2}, "--warmup: warm-up of 2 epochs leaves no training"),
+    ({"gamma": 0.5}, "--gamma: only applies to --schedule step"),
+    ({"data": "digits", "download": True}, "--download: only mnist, fashion-mnist and cifar10"),
+])
+def test_contradictions_name_the_options(values, needle):
+    with pytest.raises(rec.OptionError) as exc:
+        rec.resolve([rec.Layer("flag", values)])
+    assert needle in str(exc.value)
+
+
+def test_contradiction_across_layers_names_both_sources():
+    with pytest.raises(rec.OptionError) as exc:
+        rec.resolve([spec_layer("train:\n  loss: mse\n"), rec.Layer("flag", {"label_smoothing": 0.1})])
+    assert "--label-smoothing" in str(exc.value) and "loss (s.yaml:2:" in str(exc.value)
+
+
+def test_transforms_and_params_merge_key_by_key():
+    spec = spec_layer("train:\n  transforms: {resize: 96, hflip: true}\n  params: {size: 96, ratio: 4}\n")
+    flags = rec.Layer("flag", {"transforms": {"hflip": False, "normalize": True}, "params": {"ratio": 2}})
+    r = rec.resolve([spec, flags])
+    assert r["transforms"] == {"resize": [96, 96], "normalize": "auto"}
+    assert r["params"] == {"size": 96, "ratio": 2}
+
+
+def test_parse_assignments_reads_yaml_values():
+    got = rec.parse_assignments(["resize=[32, 48]", "normalize={mean: [0.5], std: [0.25]}", "hflip=0.5"], "--transform")
+    assert got == {"resize": [32, 48], "normalize": {"mean": [0.5], "std": [0.25]}, "hflip": 0.5}
+    with pytest.raises(rec.OptionError, match="expected KEY=VALUE"):
+        rec.parse_assignments(["resize"], "--transform")
