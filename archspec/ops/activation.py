@@ -72,5 +72,5 @@ MAIN_ARG = {"leaky_relu": "negative_slope", "elu": "alpha", "gelu": "approximate
 for _name, (_torch, _base, _args, _doc) in TABLE.items():
     register(type(_torch + "Op", (_base,), {
         "name": _name, "torch_name": _torch, "args": _args, "main_arg": MAIN_ARG.get(_name),
-        "doc": f"{_doc} (torch.nn.{_torch})",
+        "doc": f"{_doc.rstrip('.')} (torch.nn.{_torch}).",
     }))

@@ -122,11 +122,15 @@ class ConvTranspose(Op):
         k, s, p, op, d = (a[n] for n in ("kernel", "stride", "padding", "output_padding", "dilation"))
         if any(o >= si and o >= di for o, si, di in zip(op, s, d)):
             raise ShapeRuleError(
-                f"{self.name}: output_padding {sizes(op)} must be smaller than stride {sizes(s)} or dilation {sizes(d)}"
+                f"{self.name}: output_padding {sizes(op)} must be smaller than "
+                f"stride {sizes(s)} or dilation {sizes(d)}"
             )
-        out = tuple((n - 1) * si - 2 * pi + di * (ki - 1) + oi + 1 for n, si, pi, di, ki, oi in zip(x[1:], s, p, d, k, op))
+        out = tuple((n - 1) * si - 2 * pi + di * (ki - 1) + oi + 1
+                    for n, si, pi, di, ki, oi in zip(x[1:], s, p, d, k, op))
         if any(o < 1 for o in out):
-            raise ShapeRuleError(f"{self.name}: padding {sizes(p)} leaves an output of size {sizes(out)} from input {sizes(x[1:])}")
+            raise ShapeRuleError(
+                f"{self.name}: padding {sizes(p)} leaves an output of size {sizes(out)} from input {sizes(x[1:])}"
+            )
         return (a["out"], *out)
 
     def params(self, a, xs):

@@ -145,10 +145,14 @@ class Upsample(Op):
         which = "size" if a["size"] is not None else "scale"
         given = a[which] if isinstance(a[which], tuple) else (a[which],) * len(spatial)
         if len(given) != len(spatial):
-            raise ShapeRuleError(f"{self.name}: {which} {list(given)} has {len(given)} entries for {len(spatial)} spatial dims of {list(x)}")
+            raise ShapeRuleError(
+                f"{self.name}: {which} {list(given)} has {len(given)} entries for the {len(spatial)} spatial dims of {list(x)}"
+            )
         out = given if which == "size" else tuple(math.floor(n * f) for n, f in zip(spatial, given))
         if any(o < 1 for o in out):
-            raise ShapeRuleError(f"{self.name}: scale {list(given)} leaves an output of size {sizes(out)} from input {sizes(spatial)}")
+            raise ShapeRuleError(
+                f"{self.name}: scale {list(given)} leaves an output of size {sizes(out)} from input {sizes(spatial)}"
+            )
         return (x[0], *out)
 
     def module(self, a, xs):

@@ -51,8 +51,8 @@ def some(draw, **options):
 
 
 def generic_args(draw, op, **overrides):
-    options = {arg.name: overrides[arg.name] if arg.name in overrides else for_type(arg.type) for arg in op.args if not arg.required}
-    return some(draw, **options)
+    optional = [arg for arg in op.args if not arg.required]
+    return some(draw, **{a.name: overrides[a.name] if a.name in overrides else for_type(a.type) for a in optional})
 
 
 def spatial_input(draw, dims, channels):
@@ -83,7 +83,7 @@ def conv(dims, transposed):
 def pool(dims, kind):
     @st.composite
     def draw_pool(draw, op):
-        args = {"kernel": draw(size(dims, 1, 4))}
+        args = {"kernel": draw(size(dims, 1, 4 if dims < 3 else 3))}
         args |= some(draw, stride=st.one_of(st.none(), size(dims, 1, 3)), padding=size(dims, 0, 2), ceil_mode=st.booleans())
         args |= some(draw, **({"dilation": size(dims, 1, 2)} if kind == "max" else {"count_include_pad": st.booleans()}))
         return args, [spatial_input(draw, dims, draw(st.integers(1, 3)))]
@@ -143,13 +143,27 @@ def groupnorm(draw, op):
     return {"groups": draw(st.integers(1, 4))} | generic_args(draw, op), [draw(shape(1, 3, hi=8))]
 
 
+MODES = {0: ["nearest"], 1: ["nearest", "linear"], 2: ["nearest", "bilinear", "bicubic"], 3: ["nearest", "trilinear"]}
+
+
 @st.composite
 def upsample(draw, op):
-    spatial = st.one_of(st.integers(1, 5), st.lists(st.integers(1, 5), min_size=1, max_size=3))
+    """Mostly well-formed (one of size/scale, a mode for the input's rank), sometimes not."""
+    x = draw(st.one_of(shape(2, 4, hi=5), shape(1, 1)))
+    n = len(x) - 1
+    odd = draw(st.integers(0, 4)) == 0  # about one draw in five breaks a rule on purpose
+    args = {"mode": draw(st.sampled_from(op.arg_map["mode"].type.choices if odd else MODES[n]))}
+    per_dim = (lambda v: st.one_of(v, st.lists(v, min_size=1, max_size=3))) if odd else (
+        lambda v: st.one_of(v, st.lists(v, min_size=max(n, 1), max_size=max(n, 1))))
     scale = st.floats(0.2, 3.0).map(lambda f: round(f, 2))
-    scale = st.one_of(scale, st.lists(scale, min_size=1, max_size=3))
-    args = generic_args(draw, op, size=st.one_of(st.none(), spatial), scale=st.one_of(st.none(), scale))
-    return args, [draw(shape(1, 4, hi=5))]
+    which = draw(st.sampled_from(["size", "scale", "both", "neither"] if odd else ["size", "scale"]))
+    if which in ("size", "both"):
+        args["size"] = draw(per_dim(st.integers(1, 5)))
+    if which in ("scale", "both"):
+        args["scale"] = draw(per_dim(scale))
+    if args["mode"] != "nearest" or odd:
+        args |= some(draw, align_corners=st.booleans())
+    return args, [x]
 
 
 def mismatched(draw, x, lo=1):
@@ -172,7 +186,9 @@ def concat(draw, op):
     x = draw(shape(1, 3))
     args = some(draw, dim=dim_for(len(x)))
     d = args.get("dim", 1) % (len(x) + 1) - 1
-    xs = [x] + [x[:d] + (draw(st.integers(1, 4)),) + x[d + 1 :] if 0 <= d < len(x) else x for _ in range(draw(st.integers(1, 2)))]
+    xs = [x] * draw(st.integers(2, 3))
+    if 0 <= d < len(x):  # vary the joined dim freely
+        xs = [y[:d] + (draw(st.integers(1, 4)),) + y[d + 1 :] for y in xs]
     return args, [mismatched(draw, y) for y in xs]
 
 

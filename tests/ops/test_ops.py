@@ -67,7 +67,7 @@ def run_torch(op, a, xs):
 
 
 @pytest.mark.parametrize("name", OPS)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_op_agrees_with_torch(name, op_strategies, data):
     assert name in op_strategies, f"op '{name}' has no hypothesis strategy in tests/ops/conftest.py"
