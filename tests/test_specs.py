@@ -83,16 +83,24 @@ def randomize_norms(module: torch.nn.Module) -> None:
                 m.num_batches_tracked.fill_(7)
 
 
-def sample(report, seed: int = 3) -> torch.Tensor:
-    (shape,) = report.input_shapes.values()
-    return torch.randn((BATCH, *shape), generator=torch.Generator().manual_seed(seed))
+def sample(report, seed: int = 3) -> list[torch.Tensor]:
+    """A batch for each of the spec's inputs, in the order forward() takes them."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn((BATCH, *shape), generator=g) for shape in report.input_shapes.values()]
+
+
+def outputs(y) -> list[torch.Tensor]:
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+def checked_shapes(report) -> list[tuple]:
+    return [(BATCH, *shape) for shape in report.output_shapes.values()]
 
 
 def test_spec_checks(spec, report):
     assert report.ok, messages(report)
     text = yaml.safe_load(spec.read_text())
     assert text.get("doc"), f"{rel(spec)} has no doc: line"
-    assert len(report.output_shapes) == 1 and len(report.input_shapes) == 1
 
 
 def test_param_count_matches_reference(spec, report, model, reference):
@@ -106,11 +114,10 @@ def test_param_count_matches_reference(spec, report, model, reference):
 def test_forward_backward_reaches_every_parameter(spec, report, model):
     model.train()
     model.zero_grad(set_to_none=True)
-    y = model(sample(report))
-    (out_shape,) = report.output_shapes.values()
-    assert tuple(y.shape) == (BATCH, *out_shape)
-    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(4))
-    (y * weights).sum().backward()
+    ys = outputs(model(*sample(report)))
+    assert [tuple(y.shape) for y in ys] == checked_shapes(report)
+    g = torch.Generator().manual_seed(4)
+    sum((y * torch.randn(y.shape, generator=g)).sum() for y in ys).backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None]
     assert not missing, f"no gradient for {missing[:5]}"
     bad = [name for name, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
@@ -124,13 +131,14 @@ def test_reference_state_dict_loads_and_outputs_match(spec, report, model, refer
     theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     assert ours == theirs
     model.load_state_dict(reference.state_dict(), strict=True)
-    model.eval(), reference.eval()
-    x = sample(report, seed=5)
+    model.eval()
+    reference.eval()
+    xs = sample(report, seed=5)
     with torch.no_grad():
-        expected, actual = reference(x), model(x)
-    (out_shape,) = report.output_shapes.values()
-    assert tuple(expected.shape) == (BATCH, *out_shape)
-    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+        expected, actual = outputs(reference(*xs)), outputs(model(*xs))
+    assert [tuple(y.shape) for y in expected] == checked_shapes(report)
+    for a, e in zip(actual, expected, strict=True):
+        torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
 
 
 def test_every_reference_has_a_spec():
