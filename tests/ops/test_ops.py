@@ -109,6 +109,12 @@ def test_op_declaration(name):
     assert len({arg.name for arg in op.args}) == len(op.args)
 
 
+def test_main_args():
+    expected = {"linear": "out", "dropout": "p", "groupnorm": "groups", "maxpool2d": "kernel",
+                "adaptive_avgpool2d": "size", "concat": "dim", "softmax": "dim", "conv2d": None}
+    assert {name: ops.get(name).main_arg for name in expected} == expected
+
+
 def rule(name, xs, **given):
     op = ops.get(name)
     a, problems = op.check_args(given)
@@ -165,6 +171,13 @@ def test_hand_computed(name, args, xs, out, params, macs):
     ("permute", {"dims": [0, 0]}, [(2, 3)], "permute: dims [0, 0] is not a permutation of 0..1"),
     ("upsample", {"size": 4, "scale": 2.0}, [(3, 4, 4)], "give exactly one of size and scale"),
     ("upsample", {"scale": 2, "mode": "bilinear"}, [(3, 4)], "mode 'bilinear' needs (C, H, W) input"),
+    ("adaptive_avgpool2d", {"size": 1}, [(3, 4)], "expects input (C, H, W) (rank 3), found [3, 4] (rank 2)"),
+    ("dropout2d", {}, [(3, 4)], "dropout2d: expects input (C, H, W)"),
+    ("batchnorm1d", {}, [(3, 4, 5)], "batchnorm1d: expects input (C,) or (C, L)"),
+    ("conv1d", {"out": 2, "kernel": 3, "padding": 3, "padding_mode": "reflect"}, [(1, 3)],
+     "padding_mode 'reflect' needs padding smaller than the input size, found padding 3 on input 3"),
+    ("conv_transpose2d", {"out": 2, "kernel": 3, "stride": 2, "output_padding": 2}, [(1, 4, 4)],
+     "output_padding 2x2 must be smaller than stride 2x2 or dilation 1x1"),
 ])
 def test_refusals(name, args, xs, message):
     with pytest.raises(ShapeRuleError) as err:
