@@ -43,9 +43,12 @@ def _position(d: Diagnostic) -> tuple:
 def _block_problems(spec) -> list[Diagnostic]:
     from archspec.ops import registry
 
+    from archspec.spec.schema import COMBINATORS, ITEM_KEYS
+
+    taken = {**{k: "an op" for k in registry()}, **{k: "a combinator" for k in COMBINATORS}, **{k: "an item key" for k in ITEM_KEYS}}
     shadowing = [
-        spec.error(("blocks", name), "shadows-op", f"block '{name}' has the name of an op; rename the block", key=True)
-        for name in (spec.data.get("blocks") or {}) if name in registry()
+        spec.error(("blocks", name), "shadows-op", f"block '{name}' has the name of {taken[name]}; rename the block", key=True)
+        for name in (spec.data.get("blocks") or {}) if name in taken
     ]
     return shadowing + block_cycles(spec)
 
