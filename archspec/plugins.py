@@ -14,6 +14,7 @@ MACs (torch's FLOP counter) come from that. Torch is imported only for such ops.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import sys
@@ -210,6 +211,23 @@ def as_op(target, name: str | None = None, keywords: dict | None = None) -> Op:
     if unknown:
         raise PluginError(f"{target.__name__}.archspec_op: unknown keyword '{unknown[0]}' (expected: name, {', '.join(KEYWORDS)})")
     return ModuleOp(target, name, **{**declared, **keywords})
+
+
+@contextlib.contextmanager
+def restoring():
+    """Undo every op registered inside the block: plugin tests and notebooks start clean each time."""
+    from archspec import ops
+
+    table = ops.registry()
+    saved, origins = dict(table), dict(_origins)
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)
+        _origins.clear()
+        _origins.update(origins)
+        _schema_changed()
 
 
 def origin(name: str) -> str | None:

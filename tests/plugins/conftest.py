@@ -9,11 +9,5 @@ from archspec import ops, plugins
 
 @pytest.fixture
 def fresh_registry():
-    table = ops.registry()
-    saved, origins = dict(table), dict(plugins._origins)
-    yield table
-    table.clear()
-    table.update(saved)
-    plugins._origins.clear()
-    plugins._origins.update(origins)
-    plugins._schema_changed()
+    with plugins.restoring():
+        yield ops.registry()
