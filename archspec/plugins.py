@@ -8,9 +8,8 @@ Three ways in, one set of keywords (those of `register_op`):
 - `archspec.register_op(SqueezeExcite, args=[...], inputs={...})` in Python.
 A spec never names Python code: it uses the op by name, like a built-in.
 
-An op without a shape rule of its own is checked by building it on torch's meta device
-(no memory, no weights) and running one forward pass there: output shape, parameters and
-MACs (torch's FLOP counter) come from that. Torch is imported only for such ops.
+An nn.Module without a shape rule of its own is checked by one forward pass on torch's meta
+device (archspec.ops.module_op).
 """
 from __future__ import annotations
 
@@ -19,148 +18,21 @@ import importlib
 import re
 import sys
 import warnings
-from typing import Callable
 
-from archspec.errors import ArchspecError
 from archspec.ops.base import (  # noqa: F401  (re-exported: the types plugin authors declare args with)
     REQUIRED, Arg, Bool, Choice, Float, Int, IntList, Op, Optional, ShapeRuleError, Size,
 )
+from archspec.ops.module_op import ModuleOp, PluginError, reason  # noqa: F401  (ModuleOp, PluginError: public here)
 
 GROUP = "archspec.ops"
-INPUT_ATTRS = ("c", "h", "w", "d", "shape", "rank")  # what `inputs=` may take, as `input.*` in specs
-PROBE_BATCH = 2  # more than 1, so BatchNorm in training mode accepts a 1x1 feature map
 KEYWORDS = ("args", "inputs", "shape", "params", "macs", "doc", "main_arg")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _origins: dict[str, str] = {}  # plugin op name -> where it came from
 
 
-class PluginError(ArchspecError):
-    """A plugin could not be loaded or declares itself wrongly."""
-
-
 class PluginWarning(UserWarning):
     """An installed plugin was skipped (it failed to import, or its name is taken)."""
-
-
-class ModuleOp(Op):
-    """An op made from an nn.Module class: spec arguments and input sizes become its constructor keywords."""
-
-    def __init__(self, module_class: type, name: str, args=(), inputs: dict | None = None, shape: Callable | None = None,
-                 params: Callable | None = None, macs: Callable | None = None, doc: str | None = None,
-                 main_arg: str | None = None):
-        self.module_class, self.name = module_class, name
-        self.args, self.inputs = tuple(args), dict(inputs or {})
-        self.rules = {"shape": shape, "params": params, "macs": macs}
-        self.doc = doc if doc is not None else _first_line(module_class.__doc__) or f"{module_class.__name__} (plugin)"
-        self.main_arg = main_arg
-        self._probes: dict[str, tuple] = {}
-        self._validate()
-
-    def _validate(self) -> None:
-        where = f"plugin op '{self.name}' ({self.module_class.__name__})"
-        if not isinstance(self.module_class, type):
-            raise PluginError(f"{where}: expected a class, found {self.module_class!r}")
-        if any(not isinstance(a, Arg) for a in self.args):
-            raise PluginError(f"{where}: args must be archspec Arg(...) declarations")
-        names = [a.name for a in self.args]
-        for kw, attr in self.inputs.items():
-            if attr not in INPUT_ATTRS:
-                raise PluginError(f"{where}: inputs['{kw}'] must be one of {', '.join(INPUT_ATTRS)}, found {attr!r}")
-            if kw in names:
-                raise PluginError(f"{where}: '{kw}' is both an argument and an input size")
-        for rule, fn in self.rules.items():
-            if fn is not None and not callable(fn):
-                raise PluginError(f"{where}: {rule}= must be a function, found {fn!r}")
-        if self.main_arg is not None and self.main_arg not in names:
-            raise PluginError(f"{where}: main_arg '{self.main_arg}' is not one of its args")
-
-    @property
-    def checked_by_forward(self) -> bool:
-        """True when the shape comes from a forward pass on the meta device, not from a rule."""
-        return self.rules["shape"] is None
-
-    # ---- the Op contract ---------------------------------------------------------------
-    def shape(self, a, xs):
-        if self.rules["shape"]:
-            return tuple(self._rule("shape", a, xs))
-        return self._probe(a, xs)[0]
-
-    def params(self, a, xs):
-        if self.rules["params"]:
-            return int(self._rule("params", a, xs))
-        return self._probe(a, xs)[1]
-
-    def macs(self, a, xs, out):
-        if self.rules["macs"]:
-            return int(self._rule("macs", a, xs, out))
-        return self._probe(a, xs)[2] if self.checked_by_forward else 0
-
-    def module(self, a, xs):
-        try:
-            kwargs = self._kwargs(a, xs)
-        except ShapeRuleError as e:
-            raise PluginError(str(e)) from None
-        try:
-            return self.module_class(**kwargs)
-        except Exception as e:  # the plugin's own code: report it, with its op name, as a user-level error
-            raise PluginError(f"{self.name}: {self.module_class.__name__}({_show(kwargs)}) failed: {_reason(e)}") from e
-
-    # ---- helpers -----------------------------------------------------------------------
-    def _rule(self, which, *call):
-        try:
-            return self.rules[which](*call)
-        except ShapeRuleError:
-            raise
-        except Exception as e:
-            raise ShapeRuleError(f"{self.name}: its {which} rule failed: {_reason(e)}") from None
-
-    def _kwargs(self, a: dict, xs) -> dict:
-        from archspec.spec.expr import ExprError, InputShape
-
-        kwargs = dict(a)
-        for kw, attr in self.inputs.items():
-            try:
-                kwargs[kw] = InputShape(tuple(xs[0])).attribute(attr)
-            except ExprError as e:
-                raise ShapeRuleError(f"{self.name}: {e}") from None
-        return kwargs
-
-    def _probe(self, a, xs) -> tuple:
-        """(output shape, parameters, MACs per sample) from the module built on the meta device."""
-        key = repr((sorted(a.items()), [tuple(x) for x in xs]))
-        if key not in self._probes:
-            if len(self._probes) > 256:
-                self._probes.clear()
-            self._probes[key] = self._run_probe(a, xs)
-        return self._probes[key]
-
-    def _run_probe(self, a, xs) -> tuple:
-        import torch
-        from torch.utils.flop_counter import FlopCounterMode
-
-        kwargs = self._kwargs(a, xs)
-        call = f"{self.module_class.__name__}({_show(kwargs)})"
-        try:
-            with torch.device("meta"):
-                module = self.module_class(**kwargs)
-        except Exception as e:
-            raise ShapeRuleError(f"{self.name}: {call} failed: {_reason(e)}") from None
-        params = sum(p.numel() for p in module.parameters())
-        if not self.checked_by_forward:
-            return None, params, 0
-        x = torch.empty((PROBE_BATCH, *xs[0]), device="meta")
-        try:
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                y = module(x)
-        except Exception as e:
-            raise ShapeRuleError(f"{self.name}: forward pass on the meta device failed for input {list(xs[0])}: "
-                                 f"{_reason(e)} (give the op a shape rule if it cannot run on the meta device)") from None
-        if not isinstance(y, torch.Tensor):
-            raise ShapeRuleError(f"{self.name}: forward returned {type(y).__name__}; a plugin op returns one tensor")
-        if y.dim() < 2 or y.shape[0] != PROBE_BATCH:
-            raise ShapeRuleError(f"{self.name}: forward changed the batch dimension ({PROBE_BATCH} in, shape {list(y.shape)} out)")
-        return tuple(int(d) for d in y.shape[1:]), params, counter.get_total_flops() // 2 // PROBE_BATCH
 
 
 # ---- registration -------------------------------------------------------------------------
@@ -249,7 +121,7 @@ def load_plugin(value: str) -> list[str]:
         try:
             module = importlib.import_module(module_name)
         except Exception as e:
-            raise PluginError(f"cannot import {module_name}: {_reason(e)}") from None
+            raise PluginError(f"cannot import {module_name}: {reason(e)}") from None
     if attr:
         target = getattr(module, attr, None)
         if target is None:
@@ -275,7 +147,7 @@ def load_entry_points() -> None:
         try:
             _register(ep.load(), ep.name, {}, origin=where)
         except Exception as e:
-            warnings.warn(f"archspec: skipped plugin op from {where}: {_reason(e)}", PluginWarning, stacklevel=2)
+            warnings.warn(f"archspec: skipped plugin op from {where}: {reason(e)}", PluginWarning, stacklevel=2)
 
 
 # ---- small helpers ------------------------------------------------------------------------
@@ -293,7 +165,7 @@ def _import_file(path: str):
         spec.loader.exec_module(module)
     except Exception as e:
         del sys.modules[name]
-        raise PluginError(f"{path}: {_reason(e)}") from None
+        raise PluginError(f"{path}: {reason(e)}") from None
     return module
 
 
@@ -317,16 +189,3 @@ def _schema_changed() -> None:
 def snake_case(name: str) -> str:
     """SqueezeExcite -> squeeze_excite, SEBlock -> se_block."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().split("\n")[0].strip()
-
-
-def _reason(e: BaseException) -> str:
-    text = _first_line(str(e))
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def _show(kwargs: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
