@@ -132,8 +132,8 @@ class Size(ArgType):
 
     def __init__(self, dims: int, minimum: int = 1, words: tuple[str, ...] = ()):
         self.dims, self.minimum, self.words = dims, minimum, words
-        lo = "positive integer" if minimum == 1 else f"integer >= {minimum}"
-        self.name = f"a {lo} or a list of {dims}" if dims > 1 else f"a {lo}"
+        lo = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        self.name = f"{lo} or a list of {dims}" if dims > 1 else lo
         if words:
             self.name += " or " + " or ".join(repr(w) for w in words)
 
