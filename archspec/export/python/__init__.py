@@ -1,0 +1,165 @@
+"""The python export: a checked spec as a standalone .py file of plain PyTorch.
+
+The generated classes are named after the spec's blocks, their attributes after the
+spec's ids, so the file's module has the same state_dict keys as `archspec.build`.
+"""
+from __future__ import annotations
+
+import re
+
+from archspec.export.python.classes import ClassDef, cluster, parameterize
+from archspec.export.python.modules import forget
+from archspec.export.python.render import render_class
+from archspec.export.python.scopes import build_tree
+from archspec.export.python.templates import ROOT_KEY, class_key, template
+from archspec.export.python.render import wrap
+
+RESERVED = {"nn", "torch", "OrderedDict"}
+
+
+def to_python(report, weights: str | None = None) -> str:
+    """Source text of a module defining the spec's network as an nn.Module class; `weights`
+    names a state_dict file saved beside it, which its __main__ block then loads."""
+    try:
+        return _Generator(report, weights).source()
+    finally:
+        forget()
+
+
+def camel(name: str) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    joined = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return joined if joined[:1].isalpha() else "Net" + joined
+
+
+class _Generator:
+    def __init__(self, report, weights: str | None = None):
+        self.report, self.weights = report, weights
+        self.root = build_tree(report)
+        self.scopes: dict = {}
+        for scope in self.root.walk():
+            key = class_key(scope)
+            if key is not None:
+                self.scopes.setdefault(key, []).append(scope)
+        self.done: set = set()
+        self.where: dict = {}  # scope path -> (class, its template)
+        self.order: list[ClassDef] = []
+        self.names: set = set(RESERVED)
+
+    def call(self, scope):
+        """The Call that builds `scope`, or None when it is an inline nn.Sequential."""
+        key = class_key(scope)
+        if key is None:
+            return None
+        self._resolve(key)
+        cls, t = self.where[scope.path]
+        return cls.call_of(t)
+
+    def _resolve(self, key) -> None:
+        if key in self.done:
+            return
+        self.done.add(key)
+        scopes = self.scopes[key]
+        templates = [template(s, self.call) for s in scopes]
+        for base, members, maps in cluster(templates):
+            cls = ClassDef(self._name(key), base.kind, base, members, maps, self._doc(key, members))
+            parameterize(cls, self._defaults(key))
+            for t in members:
+                self.where[t.scope.path] = (cls, t)
+            self.order.append(cls)
+
+    def _name(self, key) -> str:
+        if key == ROOT_KEY:
+            name = camel(self.report.spec.name)
+        elif key[0] == "block":
+            name = camel(key[1])
+        else:
+            name = camel(key[2])
+        base, n = name, 2
+        while name in self.names:
+            name, n = f"{base}{n}", n + 1
+        self.names.add(name)
+        return name
+
+    def _blocks(self) -> dict:
+        return self.report.spec.data.get("blocks") or {}
+
+    def _doc(self, key, members) -> str:
+        if key == ROOT_KEY:
+            return self.report.spec.doc or ""
+        if key[0] == "block":
+            return str(self._blocks().get(key[1], {}).get("doc") or "")
+        paths = [t.scope.path for t in members]
+        more = f" and {len(paths) - 1} more places" if len(paths) > 1 else ""
+        return f"The layers at {paths[0]}{more}."
+
+    def _defaults(self, key) -> dict:
+        if key[0] != "block":
+            return {}
+        params = self._blocks().get(key[1], {}).get("params") or {}
+        out = {}
+        for name, value in params.items():
+            if isinstance(value, str) and (value == "required" or "$" in value):
+                continue
+            out[name] = tuple(value) if isinstance(value, list) else value
+        return out
+
+    # ---- the file ---------------------------------------------------------------------
+    def source(self) -> str:
+        self._resolve(ROOT_KEY)
+        top = self.where[""][0]
+        inputs = self._input_names()
+        blocks = []
+        for cls in self.order:
+            args = inputs if cls is top else self._arg_names(cls)
+            blocks.append("\n".join(render_class(cls, args)))
+        body = "\n\n\n".join(blocks)
+        imports = ["import torch", "from torch import nn"]
+        if "OrderedDict(" in body:
+            imports.insert(0, "from collections import OrderedDict\n")
+        return "\n".join([self._header(), *imports, "", "", body, "", "", *self._main(top, inputs)]) + "\n"
+
+    def _input_names(self) -> list[str]:
+        names = list(self.report.input_shapes)
+        if len(names) == 1:
+            return ["x"]
+        return [n if n.isidentifier() and n not in ("self", "x") else f"x{k}" for k, n in enumerate(names)]
+
+    @staticmethod
+    def _arg_names(cls) -> list[str]:
+        n = len(cls.base.scope.inputs)
+        return ["x"] if n == 1 else [f"x{k}" for k in range(n)]
+
+    def _header(self) -> str:
+        spec, r = self.report.spec, self.report
+        params = ", ".join(f"{k}={v!r}" for k, v in r.expanded.params.items())
+        ins = ", ".join((f"{k} " if len(r.input_shapes) > 1 else "") + batched(s) for k, s in r.input_shapes.items())
+        outs = ", ".join(batched(s) for s in r.output_shapes.values())
+        from archspec import __version__
+
+        title = f"{spec.name}: {spec.doc}" if spec.doc else spec.name
+        source = spec.file or "a spec"
+        made = f"Generated by archspec {__version__} from {source}" + (f" with {params}." if params else ".")
+        lines = [*wrap(title, 0), "", *wrap(made, 0), f"Input: {ins}. Output: {outs}.",
+                 "Plain PyTorch: it imports nothing but torch; edit it freely."]
+        if self.weights:
+            lines.append(f"Trained weights: {self.weights} beside this file (the __main__ block loads them).")
+        return '"""' + "\n".join(lines) + '\n"""'
+
+
+    def _main(self, top, inputs) -> list[str]:
+        lines = ['if __name__ == "__main__":', f"    model = {top.name}().eval()"]
+        if self.weights:
+            lines[1:1] = ["    import os", ""]
+            lines += [f"    weights = os.path.join(os.path.dirname(os.path.abspath(__file__)), {self.weights!r})",
+                      "    model.load_state_dict(torch.load(weights, weights_only=True))"]
+        for name, s in zip(inputs, self.report.input_shapes.values()):
+            lines.append(f"    {name} = torch.randn(1, {', '.join(map(str, s))})")
+        call = f"model({', '.join(inputs)})"
+        outputs = self.report.output_shapes
+        shown = f"{call}.shape" if len(outputs) == 1 else f"[y.shape for y in {call}]"
+        return lines + [f"    print({shown})  # {', '.join(batched(s, 1) for s in outputs.values())}"]
+
+
+def batched(shape, n="N") -> str:
+    return f"({n}, {', '.join(map(str, shape))})"

@@ -1,0 +1,131 @@
+"""Ops as Python source: a module node as a `torch.nn` constructor call, a functional node
+as an expression. Constructor arguments are read back from the built module through its
+signature, then checked by rebuilding the module on the meta device, so what is written
+is what archspec builds."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from functools import reduce
+
+import torch
+from torch import nn
+
+from archspec.errors import ArchspecError
+
+SKIP = {"self", "device", "dtype"}
+
+
+@dataclass(frozen=True)
+class Ctor:
+    """One `nn.<cls>(...)` call: every constructor argument with its value, in signature order."""
+
+    cls: str
+    args: tuple  # ((name, value), ...)
+    defaults: tuple  # ((name, default or EMPTY), ...)
+    stateful: bool  # has parameters or buffers (so its name is in the state_dict)
+
+
+EMPTY = inspect.Parameter.empty
+
+
+_built: dict[int, tuple] = {}
+
+
+def module_of(node):
+    """The node's module built on the meta device (no memory, no init), or None if functional."""
+    hit = _built.get(id(node))
+    if hit is None or hit[0] is not node:
+        with torch.device("meta"):
+            hit = _built[id(node)] = (node, node.op.module(node.args, [v.shape for v in node.inputs]))
+    return hit[1]
+
+
+def forget() -> None:
+    """Drop the modules built for one export."""
+    _built.clear()
+
+
+def ctor(module: nn.Module, where: str) -> Ctor:
+    cls = type(module)
+    if getattr(nn, cls.__name__, None) is not cls:
+        raise ArchspecError(f"{where}: {cls.__module__}.{cls.__name__} is not a torch.nn class, so it has no "
+                            "standalone Python form; export to onnx or torchscript instead")
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name not in SKIP and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    args = []
+    for p in params:
+        if not hasattr(module, p.name):
+            if p.default is EMPTY:
+                raise ArchspecError(f"{where}: cannot read argument '{p.name}' of nn.{cls.__name__} back")
+            continue
+        args.append((p.name, _plain(p.name, getattr(module, p.name))))
+    defaults = tuple((p.name, p.default) for p in params)
+    for candidate in (tuple((k, collapse(v)) for k, v in args), tuple(args)):
+        if _same(module, cls, dict(candidate)):
+            state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+            return Ctor(cls.__name__, candidate, defaults, state)
+    raise ArchspecError(f"{where}: nn.{cls.__name__} cannot be written back as a constructor call")
+
+
+def _plain(name: str, value):
+    """A module attribute as a constructor argument: `bias` is a tensor or None, sizes are tuples."""
+    if name == "bias" and (value is None or isinstance(value, torch.Tensor)):
+        return value is not None
+    if isinstance(value, (list, torch.Size)):
+        return tuple(value)
+    return value
+
+
+def collapse(value):
+    """(3, 3) -> 3: torch layers expand a single size to every dim."""
+    if isinstance(value, tuple) and value and len(set(value)) == 1 and isinstance(value[0], int):
+        return value[0]
+    return value
+
+
+def _same(module, cls, kwargs) -> bool:
+    try:
+        params = inspect.signature(cls.__init__).parameters
+        extra = {"device": "meta"} if "device" in params else {}
+        rebuilt = cls(**kwargs, **extra)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return fingerprint(rebuilt) == fingerprint(module)
+
+
+def fingerprint(module) -> tuple:
+    attrs = sorted((k, collapse(_plain(k, v))) for k, v in vars(module).items()
+                   if not k.startswith("_") and k != "training" and not isinstance(v, (torch.Tensor, nn.Module)))
+    state = [(k, tuple(t.shape), t.dtype) for k, t in module.state_dict().items()]
+    return type(module), repr(attrs), state
+
+
+# ---- functional ops: name -> (args, [input expressions]) -> expression --------------------
+def _join(op: str):
+    return lambda a, xs: f" {op} ".join(xs)
+
+
+def _pairwise(fn: str):
+    return lambda a, xs: reduce(lambda left, right: f"{fn}({left}, {right})", xs)
+
+
+FUNCTIONAL = {
+    "add": _join("+"),
+    "mul": _join("*"),
+    "max": _pairwise("torch.maximum"),
+    "mean": lambda a, xs: f"({' + '.join(xs)}) / {len(xs)}",
+    "concat": lambda a, xs: f"torch.cat([{', '.join(xs)}], dim={a['dim']})",
+    "stack": lambda a, xs: f"torch.stack([{', '.join(xs)}], dim={a['dim']})",
+    "reshape": lambda a, xs: f"{xs[0]}.reshape({xs[0]}.size(0), {', '.join(map(str, a['shape']))})",
+    "permute": lambda a, xs: f"{xs[0]}.permute(0, {', '.join(str(d + 1) for d in a['dims'])})",
+}
+MERGES = {"add", "mul", "max", "mean", "concat", "stack"}
+SUMS = {"add", "mul", "max", "mean"}  # merges of same-shaped values: a residual's vocabulary
+
+
+def expression(op_name: str, args: dict, xs: list[str], where: str) -> str:
+    rule = FUNCTIONAL.get(op_name)
+    if rule is None:
+        raise ArchspecError(f"{where}: op '{op_name}' has no Python form yet; export to onnx or torchscript instead")
+    return rule(args, xs)

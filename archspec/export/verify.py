@@ -1,0 +1,79 @@
+"""Proof that an exported file computes what the archspec module computes: both run on the
+same random inputs (several batch sizes, so a batch dimension fixed by mistake shows)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import uuid
+from pathlib import Path
+
+from archspec.errors import ArchspecError
+
+TOLERANCE = 1e-4
+
+
+def max_difference(exported, batches=(1, 3)) -> float:
+    """The largest absolute difference between the file's outputs and the module's."""
+    import torch
+
+    from archspec.export import example_inputs
+
+    run = RUNNERS[exported.format](exported)
+    worst = 0.0
+    for batch in batches:
+        xs = example_inputs(exported.report, batch=batch, seed=batch)
+        with torch.no_grad():
+            want = _as_list(exported.module(*xs))
+            got = [torch.as_tensor(y) for y in _as_list(run(*xs))]
+        if [tuple(y.shape) for y in got] != [tuple(y.shape) for y in want]:
+            raise ArchspecError(f"{exported.path}: output shapes {[list(y.shape) for y in got]} differ from the "
+                                f"spec's {[list(y.shape) for y in want]} at batch size {batch}")
+        worst = max([worst] + [float((a - b).abs().max()) for a, b in zip(got, want)])
+    return worst
+
+
+def _as_list(y) -> list:
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+def _onnx(exported):
+    from archspec.export.onnx import io_names, require
+
+    ort = require("onnxruntime")
+    session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
+    names, _ = io_names(exported.report)
+    return lambda *xs: session.run(None, {n: x.numpy() for n, x in zip(names, xs)})
+
+
+def _torchscript(exported):
+    import torch
+
+    return torch.jit.load(str(exported.path)).eval()
+
+
+def _python(exported):
+    model = load_python(exported.path)()
+    model.load_state_dict(exported.module.state_dict(), strict=True)
+    return model.eval()
+
+
+def load_python(path):
+    """The model class of a python export (the one its `__main__` block builds)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r"^    model = (\w+)\(\)", text, re.M)
+    if found is None:
+        raise ArchspecError(f"{path} is not a python export of archspec (no model line in its __main__ block)")
+    name = f"archspec_export_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return getattr(module, found.group(1))
+
+
+RUNNERS = {"onnx": _onnx, "torchscript": _torchscript, "python": _python}
