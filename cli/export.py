@@ -57,8 +57,18 @@ def export(spec, fmt, out, checkpoint, sets, dynamo, verify):
                 raise ArchspecError(f"{out} differs from the spec's module by {diff:.3g} (tolerance {TOLERANCE})")
             click.echo(f"verified: outputs match the spec's module (max abs difference {diff:.2g}, batch sizes 1 and 3)")
     except ArchspecError as exc:
-        click.echo(f"Error: {exc.format(color=sys.stderr.isatty())}", err=True)
-        sys.exit(1)
+        fail(exc)
+
+
+def fail(exc) -> None:
+    """Print an ArchspecError as the user needs it and exit 1: a located spec mistake as the
+    compiler shows it, anything else (a missing tool, a bad checkpoint) as one `Error:` line."""
+    if any(d.loc is not None for d in exc.diagnostics):
+        click.echo(exc.format(color=sys.stderr.isatty()), err=True)
+    else:
+        for d in exc.diagnostics:
+            click.echo(f"Error: {d.message}", err=True)
+    sys.exit(1)
 
 
 def _format(fmt, out) -> str:

@@ -1,0 +1,45 @@
+"""A picture as Mermaid flowchart text (renders in GitHub and GitLab markdown as is)."""
+from __future__ import annotations
+
+from archspec.draw.picture import Cluster, Picture, dims
+from archspec.draw.style import colours
+
+
+def to_mermaid(pic: Picture) -> str:
+    ids = {box_id: f"n{k}" for k, box_id in enumerate(pic.boxes)}
+    lines = ["---", f"title: {_text(pic.title)}", "---", "flowchart TB"]
+    families = sorted({box.family for box in pic.boxes.values()})
+    for family in families:
+        fill, border = colours(family)
+        lines.append(f"  classDef {family} fill:{fill},stroke:{border},color:#111")
+    counter = iter(range(1 << 30))
+    lines += _cluster(pic, pic.root, ids, counter, 1)
+    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in pic.edges]
+    return "\n".join(lines) + "\n"
+
+
+def _cluster(pic: Picture, cluster: Cluster, ids: dict, counter, depth: int) -> list[str]:
+    pad = "  " * depth
+    out = [pad + _node(pic.boxes[b], ids[b]) for b in cluster.boxes]
+    for child in cluster.children:
+        out.append(f'{pad}subgraph c{next(counter)}["{_text(child.label)}"]')
+        out += _cluster(pic, child, ids, counter, depth + 1)
+        out.append(f"{pad}end")
+    return out
+
+
+def _node(box, node_id: str) -> str:
+    title = _text(box.title)
+    if ": " in box.title:
+        name, op = box.title.split(": ", 1)
+        title = f"<b>{_text(name)}</b>: {_text(op)}"
+    elif box.kind in ("input", "output", "block"):
+        title = f"<b>{title}</b>"
+    label = "<br/>".join([title, *(_text(d) for d in box.details), dims(box.shape)])
+    open_, close = {"merge": ("((", "))"), "input": ("([", "])"), "output": ("([", "])")}.get(box.kind, ("[", "]"))
+    return f'{node_id}{open_}"{label}"{close}:::{box.family}'
+
+
+def _text(text: str) -> str:
+    """Mermaid labels are quoted; quotes and angle brackets become entities."""
+    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")

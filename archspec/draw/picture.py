@@ -1,0 +1,202 @@
+"""What a picture of a checked spec shows, independent of the drawing format: boxes (inputs,
+layers, merges, collapsed blocks, outputs) with their labels, edges between them, and the
+nesting of scopes as clusters. Pure Python: drawing a spec never imports torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archspec.ops.base import REQUIRED
+
+MERGE_FAMILY = "merge"
+
+
+@dataclass
+class Box:
+    id: str
+    kind: str  # "input", "op", "merge", "block" (a collapsed scope) or "output"
+    title: str
+    details: list[str]
+    shape: tuple | None
+    family: str  # colour group: the op's module (conv, norm, activation, ...), or the kind
+
+
+@dataclass
+class Cluster:
+    path: str
+    label: str
+    boxes: list[str] = field(default_factory=list)
+    children: list["Cluster"] = field(default_factory=list)
+
+    def size(self) -> int:
+        return len(self.boxes) + sum(c.size() for c in self.children)
+
+
+@dataclass
+class Picture:
+    title: str
+    boxes: dict[str, Box]
+    edges: list[tuple[str, str]]
+    root: Cluster
+
+
+def dims(shape) -> str:
+    return "×".join(str(d) for d in shape) if shape else "?"
+
+
+def picture(report, depth: int | None = None) -> Picture:
+    """The picture of a valid report; scopes deeper than `depth` become one box each."""
+    blocks = report.expanded.blocks
+    nodes = report.nodes
+    rep = {n.name: _cut(n.name, depth) for n in nodes}
+    for name in report.input_shapes:
+        rep[name] = name
+    boxes: dict[str, Box] = {}
+    for name, shape in report.input_shapes.items():
+        boxes[name] = Box(name, "input", name, [], shape, "input")
+    members: dict[str, list] = {}
+    for n in nodes:
+        if rep[n.name] == n.name:
+            boxes[n.name] = _op_box(n)
+        else:
+            members.setdefault(rep[n.name], []).append(n)
+    edges = _edges(report, rep)
+    for path, inside in members.items():
+        boxes[path] = _block_box(path, inside, blocks)
+    for k, v in enumerate(report.expanded.outputs):
+        out = "output" if len(report.expanded.outputs) == 1 else f"output {k + 1}"
+        boxes[out] = Box(out, "output", out if len(report.expanded.outputs) == 1 else f"output: {v.ref}", [],
+                         v.shape, "output")
+        edges.append((rep[v.ref], out))
+    title = _title(report)
+    root = Cluster("", title)
+    clusters = {"": root}
+    for box_id in boxes:
+        if boxes[box_id].kind in ("input", "output"):
+            root.boxes.append(box_id)
+            continue
+        parent = _cluster_for(box_id, clusters, blocks, depth)
+        parent.boxes.append(box_id)
+    _drop_singletons(root)
+    return Picture(title, boxes, list(dict.fromkeys(edges)), root)
+
+
+def _cut(name: str, depth: int | None) -> str:
+    parts = name.split(".")
+    return name if depth is None or len(parts) <= depth else ".".join(parts[:depth])
+
+
+def _edges(report, rep) -> list[tuple[str, str]]:
+    out = []
+    for u, v in report.graph.edges():
+        a, b = rep.get(u, u), rep.get(v, v)
+        if a != b:
+            out.append((a, b))
+    return list(dict.fromkeys(out))
+
+
+def _op_box(n) -> Box:
+    local = n.name.rsplit(".", 1)[-1]
+    family = type(n.op).__module__.rsplit(".", 1)[-1]
+    kind = "merge" if n.op.arity is None else "op"
+    title = n.op.name if local.isdigit() or local == n.op.name else f"{local}: {n.op.name}"
+    return Box(n.name, kind, title, _args(n), n.shape, family)
+
+
+def _args(n) -> list[str]:
+    """The arguments that differ from their defaults (output channels show in the shape)."""
+    shown = []
+    for arg in n.op.args:
+        if arg.name == "out" or arg.name not in n.args:
+            continue
+        value = n.args[arg.name]
+        if arg.default is not REQUIRED:
+            try:
+                if arg.type.check(arg.default) == value:
+                    continue
+            except ValueError:
+                pass
+        shown.append(f"{arg.name}={_value(value)}")
+    return _wrap(shown)
+
+
+def _wrap(items: list[str]) -> list[str]:
+    """Short `k=v` items, a few to a line."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) > 26:
+            lines.append(line)
+            line = ""
+        line = f"{line} {item}".strip()
+    return lines + [line] if line else lines
+
+
+def _value(value) -> str:
+    if isinstance(value, tuple) and value and len(set(value)) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return "×".join(map(str, value))
+    return str(value)
+
+
+def _block_box(path, inside, blocks) -> Box:
+    """A collapsed scope: its block (or what it is made of), parameter total and output shape."""
+    params = sum(n.params for n in inside)
+    last = _exit_node(inside) or inside[-1]
+    block = blocks.get(path)
+    details = _wrap([f"{k}={_value(tuple(v) if isinstance(v, list) else v)}" for k, v in block[1].items()]) if block else []
+    if block:
+        what = block[0]
+    else:
+        depth = path.count(".") + 1
+        called = [name for p, (name, _) in blocks.items() if p.startswith(path + ".") and p.count(".") == depth]
+        parts = {n.name.split(".")[depth] for n in inside if n.name.count(".") >= depth}
+        same = len(set(called)) == 1 and len(called) == len(parts)
+        what = f"{len(called)} × {called[0]}" if same else f"{len(inside)} layers"
+    local = path.rsplit(".", 1)[-1]
+    return Box(path, "block", f"{local}: {what}", details + [f"{params:,} params"], last.shape, "block")
+
+
+def _exit_node(inside):
+    """The node whose value leaves a collapsed scope: the last one no node inside reads."""
+    read = {v.ref for n in inside for v in n.inputs}
+    unread = [n for n in inside if n.name not in read]
+    return unread[-1] if unread else None
+
+
+def _title(report) -> str:
+    spec = report.spec
+    params = ", ".join(f"{k}={v}" for k, v in report.expanded.params.items())
+    head = f"{spec.name}({params})" if params else spec.name
+    return f"{head} · {report.params:,} parameters"
+
+
+def _cluster_for(box_id: str, clusters: dict, blocks: dict, depth) -> Cluster:
+    parts = box_id.split(".")
+    parent = clusters[""]
+    for k in range(1, len(parts)):
+        path = ".".join(parts[:k])
+        if path not in clusters:
+            block = blocks.get(path)
+            label = path
+            if block:
+                args = ", ".join(f"{a}={_value(tuple(v) if isinstance(v, list) else v)}" for a, v in block[1].items())
+                label = f"{path} · {block[0]}({args})" if args else f"{path} · {block[0]}"
+            cluster = Cluster(path, label)
+            clusters[path] = cluster
+            parent.children.append(cluster)
+        parent = clusters[path]
+    return parent
+
+
+def _drop_singletons(cluster: Cluster) -> None:
+    """A scope around one box adds a frame and no information: lift its box out."""
+    kept = []
+    for child in cluster.children:
+        _drop_singletons(child)
+        if child.size() <= 1:
+            cluster.boxes += child.boxes  # its own children were lifted into it already
+        else:
+            kept.append(child)
+    cluster.children = kept

@@ -1,0 +1,26 @@
+"""Colours of the boxes by op family (the ops' own module: conv, norm, activation, ...)."""
+from __future__ import annotations
+
+# family -> (fill, border)
+COLOURS = {
+    "conv": ("#d6e6f5", "#5b8cc0"),
+    "norm": ("#fdf1c7", "#c9a227"),
+    "activation": ("#e2f3dc", "#6aa84f"),
+    "pool": ("#fbe1cf", "#d9822b"),
+    "linear": ("#e9dcf3", "#8e6bb5"),
+    "merge": ("#f4cccc", "#cc4125"),
+    "reshape": ("#eeeeee", "#888888"),
+    "block": ("#d9eeee", "#4a8a8a"),
+    "input": ("#ffffff", "#333333"),
+    "output": ("#ffffff", "#333333"),
+}
+OTHER = ("#f5f5f5", "#999999")
+CLUSTER_FILLS = ("#f7f9fb", "#eef2f6", "#e5ebf1", "#dde4ec")
+
+
+def colours(family: str) -> tuple[str, str]:
+    return COLOURS.get(family, OTHER)
+
+
+def cluster_fill(depth: int) -> str:
+    return CLUSTER_FILLS[min(depth, len(CLUSTER_FILLS)) - 1]
