@@ -144,6 +144,8 @@ def validate_layer(layer: Layer) -> dict:
         except ValueError as exc:
             diags.append(_diag(layer, ("transforms",) + exc.args[1], f"{_label(layer, 'transforms')}: {exc.args[0]}"))
     if diags:
+        if layer.origin == "flag":  # a bad command line is a usage error, not a spec error
+            raise OptionError("; ".join(d.message for d in diags))
         raise SpecError(diags, _sources(layer))
     return values
 
@@ -155,7 +157,9 @@ def _unknown(key: str) -> str:
 
 
 def _label(layer: Layer, key: str) -> str:
-    return "--" + key.replace("_", "-") if layer.origin == "flag" else ("train." if layer.origin == "spec" else "") + key
+    if layer.origin == "flag":
+        return {"transforms": "--transform", "params": "--set"}.get(key, "--" + key.replace("_", "-"))
+    return ("train." if layer.origin == "spec" else "") + key
 
 
 def _diag(layer: Layer, path: tuple, message: str) -> Diagnostic:
@@ -253,7 +257,7 @@ def yaml_locator(text: str, file: str) -> Callable[[tuple], Loc | None]:
                 break
             for k, val in node.value:
                 if k.value == str(part):
-                    node, mark = val, k.start_mark
+                    node, mark = val, val.start_mark  # values, as spec.locate does
                     break
             else:
                 break

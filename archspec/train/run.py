@@ -121,6 +121,8 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
     spec = load_spec(spec_arg)
     resolved = resume_options(run, flags, config_path) if run else resolve_options(spec, flags, config_path)
     r = resolved.values
+    if run is not None and r["deterministic"]:
+        _same_threads(run)
     device = resolve_device(r["device"])
     check_amp(r["amp"], device)
     set_deterministic(r["deterministic"])
@@ -141,7 +143,7 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
                                   "or choose another --out")
     run.create()
     config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
-              "recipe": r, "device": str(device),
+              "recipe": r, "device": str(device), "threads": torch.get_num_threads(),
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
                        "val_from": data.val_from, "input_shape": list(info.input_shape)},
               "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
@@ -165,6 +167,16 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         if trainer.pos.history:
             plot_runs([(info.name, trainer.pos.history)], run.curves)
     return summarize(run, pos, info.name)
+
+
+def _same_threads(run: RunFolder) -> None:
+    """CPU kernels split reductions by thread count, so an exact resume needs the run's count."""
+    try:
+        threads = yaml.safe_load(run.config.read_text()).get("threads")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return
+    if isinstance(threads, int) and threads > 0:
+        torch.set_num_threads(threads)
 
 
 def summarize(run: RunFolder, pos, name: str) -> dict:

@@ -38,7 +38,7 @@ def test_unknown_key_is_located_with_did_you_mean():
     with pytest.raises(SpecError) as exc:
         rec.resolve([spec_layer(text)])
     msg = str(exc.value)
-    assert "s.yaml:4:3" in msg and "unknown train option 'batch_sise'" in msg and "did you mean 'batch_size'" in msg
+    assert "s.yaml:4:15" in msg and "unknown train option 'batch_sise'" in msg and "did you mean 'batch_size'" in msg
 
 
 def test_bad_value_in_nested_optimizer_points_at_it():
