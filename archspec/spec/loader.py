@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from archspec.errors import Diagnostic, Loc, SpecError
+from archspec.spec.yaml_guard import check_events
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -107,7 +108,10 @@ def read_source(spec) -> tuple[str, str, str | None]:
             size = os.path.getsize(path)
             if size > MAX_BYTES:
                 raise SpecError([Diagnostic(Loc(path, 1, 1), "too-large", f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}")])
-            raw = Path(path).read_bytes()
+            with open(path, "rb") as f:  # bounded: a device such as /dev/zero has no size
+                raw = f.read(MAX_BYTES + 1)
+            if len(raw) > MAX_BYTES:
+                raise SpecError([Diagnostic(Loc(path, 1, 1), "too-large", f"spec file is over the limit of {MAX_BYTES:,} bytes")])
         except OSError as e:
             raise SpecError([Diagnostic(None, "io", f"cannot read spec '{path}': {e.strerror or e}")]) from None
         try:
@@ -130,7 +134,12 @@ def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
         line = text[: text.index("\x00")].count("\n") + 1
         raise SpecError([Diagnostic(Loc(file, line, 1), "yaml", "spec contains a NUL byte: this is not a text file")])
     try:
+        check_events(text, file, MAX_DEPTH, MAX_NODES)
         root = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as e:
+        before = text.encode("utf-8")[: e.position].decode("utf-8", "ignore")
+        loc = Loc(file, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+        raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.reason} (found {_char(e.character)})")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
@@ -142,6 +151,10 @@ def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
     converter = _Converter(file)
     data = converter.convert(root, ())
     return data, converter.locs, converter.key_locs
+
+
+def _char(character) -> str:
+    return f"#x{character:04x}" if isinstance(character, int) else repr(character)
 
 
 class _Converter:
@@ -198,7 +211,11 @@ class _Converter:
             self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
         key = (node.tag, node.value)
         if key not in self.cache:
-            self.cache[key] = self.scalars.construct_object(node)
+            try:
+                self.cache[key] = self.scalars.construct_object(node)
+            except (ValueError, OverflowError) as e:  # e.g. an integer of more than 4,300 digits
+                shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}... ({len(node.value):,} characters)"
+                self.fail(node, "yaml", f"cannot read {shown}: {e}")
         return self.cache[key]
 
 

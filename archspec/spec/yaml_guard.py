@@ -1,0 +1,70 @@
+"""Bounds checked on the YAML event stream before a spec is composed into nodes.
+
+libyaml's composer is recursive in C: a few ten thousand `[` crash the process with a
+segfault, beyond the reach of Python's RecursionError. The event parser is a flat
+state machine, so this pass walks the events once, refusing at its place a document
+nested deeper than `max_depth`, one with more than `max_nodes` nodes once aliases are
+expanded (the "billion laughs"), and an alias inside its own anchor.
+"""
+from __future__ import annotations
+
+import yaml
+
+from archspec.errors import Diagnostic, Loc, SpecError
+
+try:
+    from yaml import CSafeLoader as _Parser
+except ImportError:  # pragma: no cover - libyaml missing
+    from yaml import SafeLoader as _Parser
+
+_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def check_events(text: str, file: str, max_depth: int, max_nodes: int) -> None:
+    """Raise a located SpecError when the YAML is too deep or too large; YAML syntax
+    errors are left to the composer, which reports them with the same marks."""
+    parser = _Parser(text)
+    nodes = 0
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, depth) of its subtree
+    frames: list[list] = [[None, 0, 0]]  # per open collection: [anchor, nodes at its start, deepest inside]
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return
+            mark, depth, frame = event.start_mark, len(frames) - 1, frames[-1]
+            if isinstance(event, yaml.AliasEvent):
+                if any(f[0] == event.anchor for f in frames):
+                    _fail(file, mark, "recursive-alias", f"alias *{event.anchor} is inside its own anchor &{event.anchor} (a structure without end)")
+                size, sub_depth = anchors.get(event.anchor, (1, 0))
+                nodes += size
+                frame[2] = max(frame[2], depth + sub_depth)
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes += 1
+                if event.anchor:
+                    anchors[event.anchor] = (1, 0)
+            elif isinstance(event, _START):
+                nodes += 1
+                frames.append([event.anchor, nodes, depth + 1])
+                frame = frames[-1]
+            elif isinstance(event, _END) and len(frames) > 1:
+                anchor, start, deepest = frames.pop()
+                if anchor:
+                    anchors[anchor] = (nodes - start + 1, deepest - depth + 1)
+                frame = frames[-1]
+                frame[2] = max(frame[2], deepest)
+            if frame[2] > max_depth:
+                _fail(file, mark, "too-deep", f"spec is nested more than {max_depth} levels deep")
+            if nodes > max_nodes:
+                _fail(file, mark, "too-large", f"spec has more than {max_nodes:,} YAML nodes once aliases are expanded (an alias bomb?)")
+    except yaml.YAMLError:
+        return
+    finally:
+        dispose = getattr(parser, "dispose", None)
+        if dispose:
+            dispose()
+
+
+def _fail(file: str, mark, code: str, message: str):
+    raise SpecError([Diagnostic(Loc(file, mark.line + 1, mark.column + 1), code, message)])
