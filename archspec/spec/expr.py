@@ -57,8 +57,8 @@ def _check_number(value):
         raise ExprError(f"number too large (more than {MAX_INT_BITS} bits)")
     if isinstance(value, float) and not math.isfinite(value):
         raise ExprError("result is not a finite number")
-    if isinstance(value, (str, list, tuple)) and len(value) > MAX_SEQUENCE:
-        raise ExprError(f"result too long (more than {MAX_SEQUENCE} items)")
+    if isinstance(value, complex):
+        raise ExprError("result is not a real number")
     return value
 
 
@@ -69,24 +69,32 @@ def _pow(a, b):
     return a**b
 
 
-def _mul(a, b):
-    for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, (str, list)) and isinstance(n, int) and len(seq) * max(n, 0) > MAX_SEQUENCE:
-            raise ExprError(f"result too long (more than {MAX_SEQUENCE} items)")
-    return a * b
+def _mod(a, b):
+    if isinstance(a, str):
+        raise ExprError("'%' formatting of text is not allowed: write text${...}")
+    return a % b
 
 
+def _round(number, ndigits=None):
+    if ndigits is not None and not (isinstance(ndigits, int) and -MAX_INT_BITS <= ndigits <= MAX_INT_BITS):
+        raise ExprError(f"round: digits must be an integer from -{MAX_INT_BITS} to {MAX_INT_BITS}, found {ndigits!r}")
+    return round(number, ndigits)
+
+
+SEQUENCES = (str, list, tuple)
 BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: _mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: _pow,
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: _mod, ast.Pow: _pow,
 }
 UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+SYMBOLS = {ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.MatMult: "@",
+           ast.Invert: "~", ast.Is: "is", ast.IsNot: "is not"}
 COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
 FUNCTIONS = {
-    "min": min, "max": max, "int": int, "float": float, "round": round, "abs": abs, "len": len,
+    "min": min, "max": max, "int": int, "float": float, "round": _round, "abs": abs, "len": len,
     "ceil": math.ceil, "floor": math.floor,
 }
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "null": None, "None": None}
@@ -96,6 +104,7 @@ class _Evaluator:
     def __init__(self, names: dict):
         self.names = names
         self.steps = 0
+        self.sizes: dict[int, tuple[object, int]] = {}  # id -> (list, size): lists never change here
 
     def eval(self, node):
         self.steps += 1
@@ -104,7 +113,39 @@ class _Evaluator:
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ExprError(f"'{_describe(node)}' is not allowed in an expression")
-        return _check_number(method(node))
+        value = _check_number(method(node))
+        if isinstance(value, SEQUENCES) and self.size(value) > MAX_SEQUENCE:
+            raise ExprError(f"result too long (more than {MAX_SEQUENCE} items)")
+        return value
+
+    def size(self, value) -> int:
+        """Items in a value with nested lists counted in full, so that a list repeating one
+        big list is as large as it prints; stops counting past the limit."""
+        if isinstance(value, str):
+            return len(value)
+        if not isinstance(value, (list, tuple)):
+            return 1
+        known = self.sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        total = len(value)
+        for item in value:
+            if isinstance(item, SEQUENCES):
+                total += self.size(item)
+                if total > MAX_SEQUENCE:
+                    return total
+        self.sizes[id(value)] = (value, total)
+        return total
+
+    def grown(self, op, a, b) -> int | None:
+        """The size of `a op b` when it repeats or joins sequences, known before it is built."""
+        if isinstance(op, ast.Mult):
+            for seq, n in ((a, b), (b, a)):
+                if isinstance(seq, SEQUENCES) and isinstance(n, int):
+                    return self.size(seq) * max(n, 0)
+        if isinstance(op, ast.Add) and isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
+            return self.size(a) + self.size(b)
+        return None
 
     def _Expression(self, node):
         return self.eval(node.body)
@@ -140,11 +181,21 @@ class _Evaluator:
     def _BinOp(self, node):
         op = BINARY.get(type(node.op))
         if op is None:
-            raise ExprError(f"operator '{_describe(node.op)}' is not allowed")
-        return self._apply(op, self.eval(node.left), self.eval(node.right))
+            raise ExprError(f"operator '{_symbol(node.op)}' is not allowed")
+        left, right = self.eval(node.left), self.eval(node.right)
+        size = self.grown(node.op, left, right)
+        if size is not None and size > MAX_SEQUENCE:
+            raise ExprError(f"result too long (more than {MAX_SEQUENCE} items)")
+        value = self._apply(op, left, right)
+        if size is not None and isinstance(value, (list, tuple)):
+            self.sizes[id(value)] = (value, size)
+        return value
 
     def _UnaryOp(self, node):
-        return self._apply(UNARY[type(node.op)], self.eval(node.operand))
+        op = UNARY.get(type(node.op))
+        if op is None:
+            raise ExprError(f"operator '{_symbol(node.op)}' is not allowed")
+        return self._apply(op, self.eval(node.operand))
 
     def _BoolOp(self, node):
         is_and = isinstance(node.op, ast.And)
@@ -159,6 +210,8 @@ class _Evaluator:
         left = self.eval(node.left)
         for op, right_node in zip(node.ops, node.comparators):
             right = self.eval(right_node)
+            if type(op) not in COMPARE:
+                raise ExprError(f"operator '{_symbol(op)}' is not allowed (compare with == or !=)")
             if not self._apply(COMPARE[type(op)], left, right):
                 return False
             left = right
@@ -200,6 +253,10 @@ class _Evaluator:
             raise ExprError("division by zero") from None
         except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
             raise ExprError(str(e)) from None
+
+
+def _symbol(op) -> str:
+    return SYMBOLS.get(type(op), type(op).__name__)
 
 
 def _describe(node) -> str:
