@@ -6,8 +6,10 @@ a spec uses a plugin op that has to be checked by a forward pass).
 from __future__ import annotations
 
 from archspec.errors import ArchspecError, GraphError, ResourceError, ShapeError, SpecError
+from archspec.limits import Limits
 
-__all__ = ["load", "check", "build", "register_op", "ArchspecError", "SpecError", "GraphError", "ShapeError", "ResourceError"]
+__all__ = ["load", "check", "build", "register_op", "Limits", "ArchspecError", "SpecError", "GraphError", "ShapeError",
+           "ResourceError"]
 __version__ = "0.1.0"
 
 
@@ -18,18 +20,30 @@ def load(spec):
     return load_spec(spec)
 
 
-def check(spec, **params):
-    """Expand and shape-check a spec; returns a Report (report.ok tells if it is valid)."""
+def check(spec, *, limits: Limits | None = None, **params):
+    """Expand and shape-check a spec; returns a Report (report.ok tells if it is valid).
+    `limits` (an archspec.Limits) raises or lowers the bounds on size; the other keywords
+    are the spec's params."""
     from archspec.compiler import check_spec
 
-    return check_spec(spec, params)
+    limits, params = _limits(limits, params)
+    return check_spec(spec, params, limits)
 
 
-def build(spec, **params):
-    """Compile a spec into a torch.fx.GraphModule; raises ArchspecError when it is invalid."""
+def build(spec, *, limits: Limits | None = None, **params):
+    """Compile a spec into a torch.fx.GraphModule; raises ArchspecError when it is invalid,
+    and ResourceError, before allocating, when it exceeds `limits` or the free memory."""
     from archspec.compiler import build_module
 
-    return build_module(spec, params)
+    limits, params = _limits(limits, params)
+    return build_module(spec, params, limits)
+
+
+def _limits(limits, params: dict) -> tuple[Limits | None, dict]:
+    """A value for `limits` that is not a Limits is the spec's own param named `limits`."""
+    if limits is None or isinstance(limits, Limits):
+        return limits, params
+    return None, {**params, "limits": limits}
 
 
 def register_op(target, name=None, **keywords):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from archspec.errors import ArchspecError, Diagnostic, GraphError, ResourceError, ShapeError, SpecError
 from archspec.graph import block_cycles, check_graph, to_graph
 from archspec.report import Report
-from archspec.spec.expand import Expander, Limits
+from archspec.limits import Limits
+from archspec.resources import params_problem, require_memory
+from archspec.spec.expand import Expander
 from archspec.spec.loader import parse_spec
 
 GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion"}
-RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep"}
+RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep", "too-many-params", "out-of-memory"}
 
 
 def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -> Report:
@@ -25,15 +27,24 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
     problems = _block_problems(loaded)
     if problems:
         return Report.failed(first + problems, loaded.sources, loaded)
+    limits = limits or Limits()
     try:
-        expanded = Expander(loaded, dict(params or {}), limits or Limits(), bad).run()
+        expanded = Expander(loaded, dict(params or {}), limits, bad).run()
     except ArchspecError as e:
         return Report.failed(first + e.diagnostics, loaded.sources, loaded)
+    except RecursionError:  # blocks within blocks within sub-lists, each within the limits
+        where = loaded.locate(("layers",), key=True)
+        return Report.failed(first + [Diagnostic(where, "too-deep", "blocks and sub-lists are nested too deeply to expand: "
+                                                 "flatten some of them")], loaded.sources, loaded)
     graph = to_graph(expanded)
     later = expanded.diagnostics + (check_graph(expanded, graph) if expanded.outputs else [])
     seen = {d.loc for d in first}
     expanded.diagnostics = sorted(first + [d for d in later if d.loc not in seen], key=_position)
-    return Report(loaded, expanded, graph)
+    report = Report(loaded, expanded, graph)
+    too_big = params_problem(report, limits.max_params) if report.ok else None
+    if too_big:
+        expanded.diagnostics.append(too_big)
+    return report
 
 
 def _position(d: Diagnostic) -> tuple:
@@ -65,6 +76,7 @@ def build_module(spec, params: dict | None = None, limits: Limits | None = None)
     report = check_spec(spec, params, limits)
     if not report.ok:
         raise error_for(report)
+    require_memory(report, "cpu")  # before any weight exists
     from archspec.emit import emit
 
     module = emit(report)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archspec.cli.options import parse_sets, plugin_option, set_option
+from archspec.cli.options import limit_options, limits_from, parse_sets, plugin_option, set_option
 
 
 @click.command()
@@ -16,18 +16,22 @@ from archspec.cli.options import parse_sets, plugin_option, set_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table for people or one JSON object for tools.")
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Sum the rows below this module depth.")
-def check(spec, sets, fmt, depth):
+@limit_options
+def check(spec, sets, fmt, depth, **limits):
     """Check SPEC's structure and every tensor shape, without torch.
 
     Exits 0 when the spec is valid and 1 when it has errors.
     """
     from archspec import check as run_check
 
-    report = run_check(spec, **parse_sets(sets))
+    from pathlib import Path
+
+    report = run_check(Path(spec), limits=limits_from(**limits), **parse_sets(sets))
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(depth), indent=2))
     elif report.ok:
         click.echo(report.table(depth))
+        _warn_memory(report)
     else:
         color = sys.stderr.isatty()
         from archspec.diagnostics import render
@@ -36,6 +40,16 @@ def check(spec, sets, fmt, depth):
         n = len(report.diagnostics)
         click.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+def _warn_memory(report) -> None:
+    from archspec.report import human_bytes
+    from archspec.resources import free_bytes, needed_bytes
+
+    need, free = needed_bytes(report), free_bytes("cpu")
+    if free is not None and need > free:
+        click.echo(f"warning: building this model needs {human_bytes(need)} but this machine has {human_bytes(free)} "
+                   "free: archspec build and train will refuse it here", err=True)
 
 
 @click.command()

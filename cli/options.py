@@ -44,3 +44,29 @@ plugin_option = click.option(
     help="Load your own ops: import MODULE (it calls archspec.register_op), or register MODULE:CLASS "
          "(an nn.Module or Op class); MODULE may be a .py file. Repeatable.",
 )
+
+
+def _limit(name: str, what: str, default):
+    shown = "none" if default is None else f"{default:,}"
+    return click.option(name, type=click.IntRange(min=1), default=None, metavar="N", help=f"{what} (default {shown}).")
+
+
+def limit_options(fn):
+    """--max-nodes, --max-repeat, --max-params: raise (or lower) archspec.Limits."""
+    from archspec.limits import Limits
+
+    for name, what in reversed([("--max-nodes", "Most primitive nodes a spec may expand to"),
+                                ("--max-repeat", "Most copies one repeat may make"),
+                                ("--max-params", "Most parameters a model may have")]):
+        fn = _limit(name, what, getattr(Limits(), name[2:].replace("-", "_")))(fn)
+    return fn
+
+
+def limits_from(max_nodes=None, max_repeat=None, max_params=None):
+    """The Limits the --max-* options ask for (defaults where an option is not given)."""
+    from dataclasses import replace
+
+    from archspec.limits import Limits
+
+    given = {"max_nodes": max_nodes, "max_repeat": max_repeat, "max_params": max_params}
+    return replace(Limits(), **{k: v for k, v in given.items() if v is not None})

@@ -7,25 +7,17 @@ graph still knows what the failed item consumed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Diagnostic, ResourceError
+from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
 from archspec.shapes import infer
 from archspec.spec.expr import ExprError, InputShape, resolve
 from archspec.spec.model import Expanded, Node, Value
 from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
 from archspec.spec.scope import Env, Frame, Scope
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that keep a hostile or mistaken spec from exhausting the machine."""
-
-    max_nodes: int = 100_000
-    max_repeat: int = 10_000
-    max_block_depth: int = 32
 
 
 class Fail(Exception):
@@ -196,7 +188,9 @@ class Expander:
         block, bpath = self.blocks[name], ("blocks", name)
         if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
             chain = " -> ".join(frame.blocks + (name,))
-            raise self.fail(path + (name,), "recursion", f"blocks call each other without end: {chain}", key=True)
+            message = f"blocks call each other without end: {chain}" if name in frame.blocks else \
+                f"blocks call blocks more than {self.limits.max_block_depth} deep: {chain}"
+            raise self.fail(path + (name,), "recursion", message, key=True)
         if args is not None and not isinstance(args, dict):
             raise self.fail(path + (name,), "type", f"block '{name}' takes a mapping of params, found {args!r}")
         args, declared = args or {}, block.get("params") or {}

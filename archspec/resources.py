@@ -1,0 +1,90 @@
+"""Resource guards: what a checked model needs in memory, against a parameter cap and what
+the device has free, decided from the check report before any tensor is allocated.
+
+Needed bytes = parameters x 4 x param_copies (float32 weights; training adds gradients
+and optimizer state) + activations of one sample x batch. Torch is imported only to
+ask a CUDA device how much it has free.
+"""
+from __future__ import annotations
+
+import os
+
+from archspec.errors import Diagnostic, ResourceError
+from archspec.report import BYTES_PER_ELEMENT, human_bytes
+
+FLAG = "--max-params"
+
+
+def needed_bytes(report, batch: int = 1, param_copies: int = 1) -> int:
+    return report.params * BYTES_PER_ELEMENT * param_copies + report.activation_bytes * batch
+
+
+def free_bytes(device="cpu") -> int | None:
+    """Bytes the device can still give this process, or None when it cannot tell."""
+    kind = str(device).split(":")[0]
+    if kind == "cuda":
+        import torch
+
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    if kind != "cpu":
+        return None
+    found = [n for n in (_meminfo_available(), _cgroup_room()) if n is not None]
+    return min(found) if found else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _cgroup_room() -> int | None:
+    """Room left under a cgroup v2 memory limit (containers), or None without one."""
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open("/sys/fs/cgroup/memory.current") as f:
+            return max(int(limit) - int(f.read().strip()), 0)
+    except (OSError, ValueError):
+        return None
+
+
+def largest(report):
+    """The node with the most parameters (where a size error points)."""
+    return max(report.nodes, key=lambda n: n.params, default=None)
+
+
+def params_problem(report, max_params: int | None) -> Diagnostic | None:
+    """A located diagnostic when the model has more parameters than `max_params`."""
+    if max_params is None or report.params <= max_params:
+        return None
+    node = largest(report)
+    return Diagnostic(node.loc if node else None, "too-many-params",
+                      f"the model has {report.params:,} parameters, over the limit of {max_params:,} "
+                      f"(raise it with {FLAG})", _largest_note(node))
+
+
+def require_memory(report, device="cpu", batch: int = 1, param_copies: int = 1) -> None:
+    """Raise ResourceError when the model will not fit in what `device` has free."""
+    need, free = needed_bytes(report, batch, param_copies), free_bytes(device)
+    if free is None or need <= free:
+        return
+    node = largest(report)
+    weights = f"{report.params:,} parameters x {BYTES_PER_ELEMENT} bytes" + (f" x {param_copies}" if param_copies > 1 else "")
+    activations = f"{human_bytes(report.activation_bytes)} of activations" + (f" x {batch} samples" if batch > 1 else " for one sample")
+    message = f"the model needs {human_bytes(need)} ({weights} + {activations}) but {device} has {human_bytes(free)} free"
+    raise ResourceError([Diagnostic(node.loc if node else None, "out-of-memory", message, _largest_note(node))], report.sources)
+
+
+def _largest_note(node) -> list[str]:
+    return [f"the largest layer is '{node.name}' ({node.op.name}) with {node.params:,} parameters"] if node else []
