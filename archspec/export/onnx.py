@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def require(module: str):
         raise ArchspecError(f"{module} is not installed; install the export extra: {INSTALL}") from None
 
 
+def reason(exc: Exception, limit: int = 300) -> str:
+    """The line of an exporter's long message that says what failed (an unsupported op, mostly)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line] or [type(exc).__name__]
+    causes = [line.split("'>: ", 1)[1] for line in lines if re.match(r"<class '[\w.]*Error'>: ", line)]
+    text = causes[0] if causes else lines[0]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 @contextlib.contextmanager
 def _quiet(logger: str):
     """The exporters log progress and skipped torchvision ops; a CLI prints its own summary."""
@@ -40,10 +50,13 @@ def _quiet(logger: str):
 
 
 def io_names(report) -> tuple[list[str], list[str]]:
-    """Graph input and output names: the spec's input names and the ids of its outputs."""
+    """Graph input and output names: the spec's input names; `output`, or with several outputs
+    their ids (`output1`, `output2`, ... for unnamed ones)."""
     inputs = list(report.input_shapes)
-    outputs = [ref if ref not in inputs else f"{ref}_out" for ref in report.output_shapes]
-    return inputs, outputs
+    refs = list(report.output_shapes)
+    if len(refs) == 1:
+        return inputs, ["output" if "output" not in inputs else "output_"]
+    return inputs, [r if r.isidentifier() and r not in inputs else f"output{k + 1}" for k, r in enumerate(refs)]
 
 
 def to_onnx(module, report, path: Path, dynamo: bool = False, opset: int | None = None) -> None:
@@ -72,9 +85,8 @@ def to_onnx(module, report, path: Path, dynamo: bool = False, opset: int | None 
             torch.onnx.export(module, example, str(path), **kwargs)
     except OSError as exc:
         raise ArchspecError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # the exporters raise many types; the user needs the first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArchspecError(f"ONNX export of {report.spec.name} failed: {first}") from None
+    except Exception as exc:  # the exporters raise many types; the user needs the reason
+        raise ArchspecError(f"ONNX export of {report.spec.name} failed: {reason(exc)}") from None
     try:
         onnx.checker.check_model(str(path))
     except onnx.checker.ValidationError as exc:

@@ -2,6 +2,7 @@
 same random inputs (several batch sizes, so a batch dimension fixed by mistake shows)."""
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import re
 import sys
@@ -41,15 +42,29 @@ def _onnx(exported):
     from archspec.export.onnx import io_names, require
 
     ort = require("onnxruntime")
-    session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(exported.path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's errors are its own pybind types
+        raise ArchspecError(f"onnxruntime cannot load {exported.path}: {exc}") from None
     names, _ = io_names(exported.report)
-    return lambda *xs: session.run(None, {n: x.numpy() for n, x in zip(names, xs)})
+
+    def run(*xs):
+        try:
+            return session.run(None, {n: x.numpy() for n, x in zip(names, xs)})
+        except Exception as exc:
+            raise ArchspecError(f"onnxruntime cannot run {exported.path}: {exc}") from None
+
+    return run
 
 
 def _torchscript(exported):
+    import warnings
+
     import torch
 
-    return torch.jit.load(str(exported.path)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.export
+        return torch.jit.load(str(exported.path)).eval()
 
 
 def _python(exported):
@@ -66,7 +81,8 @@ def load_python(path):
     if found is None:
         raise ArchspecError(f"{path} is not a python export of archspec (no model line in its __main__ block)")
     name = f"archspec_export_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = importlib.machinery.SourceFileLoader(name, str(path))  # whatever the file's suffix
+    spec = importlib.util.spec_from_loader(name, loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

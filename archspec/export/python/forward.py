@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from archspec.export.python.modules import MERGES, SUMS, expression
+from archspec.export.python.modules import MERGES, expression
 from archspec.export.python.templates import Func
 
 
@@ -98,7 +98,7 @@ def _branch_names(entries, uses, outputs) -> dict:
             continue
         chains = [chain_to(ref) for ref in e.inputs]
         filled = [c for c in chains if c]
-        if e.body.op in SUMS or len(filled) == 1:
+        if (e.body.op == "add" and len(e.inputs) == 2) or len(filled) == 1:
             longest = max(filled, key=len, default=[])
             names = {id(c): "out" if c is longest else ("identity" if len(filled) == 2 else None) for c in filled}
         else:

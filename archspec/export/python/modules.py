@@ -121,7 +121,6 @@ FUNCTIONAL = {
     "permute": lambda a, xs: f"{xs[0]}.permute(0, {', '.join(str(d + 1) for d in a['dims'])})",
 }
 MERGES = {"add", "mul", "max", "mean", "concat", "stack"}
-SUMS = {"add", "mul", "max", "mean"}  # merges of same-shaped values: a residual's vocabulary
 
 
 def expression(op_name: str, args: dict, xs: list[str], where: str) -> str:

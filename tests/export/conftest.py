@@ -1,0 +1,44 @@
+"""Shared set-up of the export tests: which specs run through which formats.
+
+Every bundled spec exports to every format it is tested in, and the file's outputs are
+compared with the archspec module's. ONNX export and onnxruntime on the 224x224 standard
+networks take 10-40 s each on a 2-core machine, so those run through python and
+torchscript, and the ONNX path is proven on the smaller ones (docs/export.md says so)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ZOO = HERE / "specs" / "zoo.yaml"
+
+# spec -> params: the notes' 224x224 networks at the sizes their recipes train at
+SMALL = {
+    "specs/d2l/lenet.yaml": {},
+    "specs/d2l/lenet_bn.yaml": {},
+    "specs/d2l/mnist_inception.yaml": {},
+    "specs/d2l/mnist_residual.yaml": {},
+    "specs/d2l/googlenet.yaml": {},
+    "specs/d2l/densenet.yaml": {},
+    "specs/d2l/resnet18.yaml": {"size": 96},
+    "specs/d2l/nin.yaml": {},
+    "specs/d2l/vgg11.yaml": {"ratio": 4},
+}
+# the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
+LARGE = {
+    "specs/d2l/alexnet.yaml": ({}, "torchscript"),
+    "specs/d2l/vgg11.yaml": ({"ratio": 1}, "torchscript"),
+    "specs/resnet18.yaml": ({}, "torchscript"),
+    "specs/resnet50.yaml": ({}, "torchscript"),
+    "specs/densenet121.yaml": ({}, "torchscript"),
+    "specs/vgg16.yaml": ({}, "torchscript"),
+    "specs/mobilenet_v2.yaml": ({}, "onnx"),
+}
+
+
+def cases() -> list[tuple[str, dict, str, tuple]]:
+    """(spec, params, format, batch sizes) for the export-and-compare test."""
+    out = [(spec, params, fmt, (1, 3)) for spec, params in SMALL.items() for fmt in ("python", "torchscript", "onnx")]
+    for spec, (params, binary) in LARGE.items():
+        out += [(spec, params, "python", (2,)), (spec, params, binary, (2,))]
+    return out
