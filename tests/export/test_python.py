@@ -37,7 +37,8 @@ def test_resnet18_reads_like_torchvision(resnet18_source):
         "self.layer1 = nn.Sequential(Basic(64, 64), Basic(64, 64))",
         "self.layer2 = nn.Sequential(Basic(64, 128, stride=2, downsample=True), Basic(128, 128))",
         "x = self.layer4(x)",
-        "self.fc = nn.Linear(512, 1000)",
+        "def __init__(self, num_classes=1000):",
+        "self.fc = nn.Linear(512, num_classes)",
     ]:
         assert line in src, line
     assert src.count("class ") == 2  # one class per block, one for the network
@@ -77,6 +78,17 @@ def test_numbers_are_named_after_params_and_inputs():
     src = to_python(archspec.check(ROOT / "specs/d2l/densenet.yaml"))
     assert "DenseBlockLayer(in_channels + 2 * num_channels)" in src
     assert "out = super().forward(x)\n        return torch.cat([x, out], dim=1)" in src
+
+
+def test_spec_params_become_arguments_only_when_they_are_one_number(tmp_path):
+    done = export(ROOT / "specs/vgg16.yaml", "python", tmp_path / "vgg16.py")
+    src = done.path.read_text()
+    assert "def __init__(self, dropout=0.5, num_classes=1000):" in src and src.count("nn.Dropout(p=dropout)") == 2
+    with torch.device("meta"):
+        assert load_python(done.path)(num_classes=7).classifier[6].out_features == 7
+    # growth_rate also sets derived channel counts (192, 248, ...): exposing it would be a trap
+    src = to_python(archspec.check(ROOT / "specs/d2l/densenet.yaml"))
+    assert "def __init__(self, num_classes=10):" in src and "growth_rate=" not in src.split("class Densenet")[1]
 
 
 def test_stateless_layers_are_shared_like_hand_written_code():

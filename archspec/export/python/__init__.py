@@ -11,6 +11,7 @@ from archspec.export.python.classes import ClassDef, cluster, parameterize
 from archspec.export.python.modules import forget
 from archspec.export.python.render import render_class
 from archspec.export.python.scopes import build_tree
+from archspec.export.python.spec_params import name_spec_params
 from archspec.export.python.templates import ROOT_KEY, class_key, template
 from archspec.export.python.render import wrap
 
@@ -105,9 +106,24 @@ class _Generator:
         return out
 
     # ---- the file ---------------------------------------------------------------------
-    def source(self) -> str:
+    def root_class(self):
+        """The root class and its template."""
         self._resolve(ROOT_KEY)
-        top = self.where[""][0]
+        return self.where[""]
+
+    def _others(self) -> list[str]:
+        """The text of every class but the root, for comparison with a changed spec's."""
+        top = self.root_class()[0]
+        return ["\n".join(render_class(c, self._arg_names(c))) for c in self.order if c is not top]
+
+    def source(self) -> str:
+        top = self.root_class()[0]
+
+        def generate(changed):
+            other = _Generator(changed)
+            return other.root_class()[1], other._others()
+
+        name_spec_params(top, self.report, generate, self._others())
         inputs = self._input_names()
         blocks = []
         for cls in self.order:

@@ -9,7 +9,7 @@ import textwrap
 from archspec.export.python.classes import ClassDef, Lit, Sym
 from archspec.export.python.forward import forward_lines
 from archspec.export.python.modules import EMPTY
-from archspec.export.python.templates import Call, Func, Leaf, Seq
+from archspec.export.python.templates import Call, Func, Leaf
 
 WIDTH = 100
 INDENT = "    "
