@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+MAX_MESSAGE = 1000
+
+
 @dataclass(frozen=True)
 class Loc:
     """A position in a spec file (1-based line and column)."""
@@ -25,6 +28,10 @@ class Diagnostic:
     message: str
     notes: list[str] = field(default_factory=list)
     severity: str = "error"
+
+    def __post_init__(self):
+        if len(self.message) > MAX_MESSAGE:  # a message quoting a huge value from a hostile spec
+            self.message = f"{self.message[:MAX_MESSAGE]}... ({len(self.message):,} characters)"
 
     def to_dict(self) -> dict:
         return {

@@ -6,6 +6,18 @@ from __future__ import annotations
 from archspec.errors import Diagnostic
 from archspec.ops.base import ShapeRuleError
 
+MAX_ELEMENTS = 2**63 - 1  # the most elements a torch tensor can index
+
+
+def fits(shape) -> bool:
+    """Whether a shape of positive ints has at most MAX_ELEMENTS elements (cheap for huge dims)."""
+    total = 1
+    for d in shape:
+        total *= d
+        if total > MAX_ELEMENTS:
+            return False
+    return True
+
 
 def show(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
@@ -31,5 +43,8 @@ def infer(node) -> Diagnostic | None:
     bad = [d for d in node.shape if not isinstance(d, int) or d < 1]
     if bad:
         return Diagnostic(node.loc, "shape", f"{node.op.name}: output shape {show(node.shape)} has a size < 1", list(node.notes))
+    if not fits(node.shape):
+        return Diagnostic(node.loc, "too-large", f"{node.op.name}: output shape has more than 2^63 - 1 elements, "
+                          "more than a torch tensor can hold", list(node.notes))
     return None
 

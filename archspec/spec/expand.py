@@ -13,7 +13,7 @@ from archspec.diagnostics import did_you_mean
 from archspec.errors import Diagnostic, ResourceError
 from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
-from archspec.shapes import infer
+from archspec.shapes import fits, infer
 from archspec.spec.expr import ExprError, InputShape, resolve
 from archspec.spec.model import Expanded, Node, Value
 from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
@@ -88,6 +88,9 @@ class Expander:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     self.diagnostics.append(self.spec.error(base + (k,), "bad-input", f"input sizes must be positive integers, found {value!r}"))
                 shape.append(value)
+            if all(isinstance(d, int) and d >= 1 for d in shape) and not fits(shape):
+                self.diagnostics.append(self.spec.error(base, "too-large", "input shape has more than 2^63 - 1 elements, "
+                                                        "more than a torch tensor can hold"))
             out[str(name)] = Value(str(name), tuple(shape))
         return out
 
