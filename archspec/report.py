@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archspec.diagnostics import printable
 from archspec.errors import Diagnostic
 from archspec.shapes import show
 
@@ -134,7 +135,7 @@ class Report:
         outputs = ", ".join(f"{show(v)} ({k})" for k, v in self.output_shapes.items())
         title = f"{self.spec.name}: {self.spec.doc}" if self.spec.doc else self.spec.name
         rule = "-" * len(line(header))
-        return "\n".join([
+        return printable("\n".join([
             title, f"input: {inputs}", "", line(header), rule, *(line(c) for c in cells), rule,
             f"output:             {outputs}",
             f"parameters:         {self.params:,}",
@@ -143,7 +144,7 @@ class Report:
             f"activation memory:  {human_bytes(self.activation_bytes)} per sample (float32)",
             *([f"note: {', '.join(self.checked_by_forward)} checked by a forward pass on the meta device "
                "(plugin ops without a shape rule)"] if self.checked_by_forward else []),
-        ])
+        ]))
 
 
 def human(n: int) -> str:
