@@ -87,9 +87,9 @@ class _Generator:
 
     def _doc(self, key, members) -> str:
         if key == ROOT_KEY:
-            return self.report.spec.doc or ""
+            return self.report.spec.doc or f"The {self.report.spec.name} network."
         if key[0] == "block":
-            return str(self._blocks().get(key[1], {}).get("doc") or "")
+            return str(self._blocks().get(key[1], {}).get("doc") or f"The spec's {key[1]} block.")
         paths = [t.scope.path for t in members]
         more = f" and {len(paths) - 1} more places" if len(paths) > 1 else ""
         return f"The layers at {paths[0]}{more}."

@@ -17,6 +17,11 @@ from archspec.export.python.modules import EMPTY
 from archspec.export.python.templates import Call, Func, Leaf, Template, shape, values
 
 
+MISSING = object()  # a member without the entry
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?")
+TAKEN = {"self", "nn", "torch", "super", "OrderedDict"}  # names the generated code itself uses
+
+
 @dataclass(frozen=True)
 class Lit:
     value: object
@@ -140,9 +145,6 @@ def parameterize(cls: ClassDef, block_defaults: dict) -> None:
     _signature(cls, used, new, symbols, block_defaults)
 
 
-MISSING = object()
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?")
-
 
 def _eq(a, b) -> bool:
     return type(a) is type(b) and a == b
@@ -153,6 +155,8 @@ def _symbols(scope) -> dict:
     out: dict = {}
     if scope.block is not None:
         for k, v in scope.block[1].items():
+            if keyword.iskeyword(k) or k in TAKEN:
+                continue
             if isinstance(v, (list, tuple)):
                 out.update({f"{k}[{n}]": x for n, x in enumerate(v) if not isinstance(x, (list, tuple, dict))})
             elif isinstance(v, (bool, int, float, str)):
@@ -208,7 +212,7 @@ def _is_int(v) -> bool:
 
 
 def _fresh(name: str, taken) -> str:
-    if keyword.iskeyword(name) or name == "self":
+    if keyword.iskeyword(name) or name in TAKEN:
         name += "_"
     base, n = name, 2
     while name in taken:
@@ -236,7 +240,7 @@ def _flag_name(entry, new, common) -> str:
 
 
 def _signature(cls: ClassDef, used: dict, new: dict, symbols, block_defaults: dict) -> None:
-    roots = list(dict.fromkeys(name.split("[")[0] for name in used if name not in ("not",)))
+    roots = list(dict.fromkeys(name.split("[")[0] for name in used))
     params: list[Param] = []
     for root in (r for r in _order(symbols[0]) if r in roots):
         default = block_defaults.get(root, EMPTY)

@@ -45,7 +45,9 @@ class Expr:
 
 
 def wrap(text: str, indent: int) -> list[str]:
-    """A docstring's text in lines that fit WIDTH (the first line holds the opening quotes)."""
+    """A docstring's text in lines that fit WIDTH (the first line holds the opening quotes);
+    backslashes and quotes from a spec's doc are escaped so they cannot end the string."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
     lines = textwrap.wrap(text, WIDTH - indent - 3) or [""]
     return [lines[0]] + [" " * indent + line for line in lines[1:]]
 
