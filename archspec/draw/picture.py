@@ -26,6 +26,7 @@ class Cluster:
     label: str
     boxes: list[str] = field(default_factory=list)
     children: list["Cluster"] = field(default_factory=list)
+    block: bool = False  # the scope of a block call: its frame names the block, even around one box
 
     def size(self) -> int:
         return len(self.boxes) + sum(c.size() for c in self.children)
@@ -183,7 +184,7 @@ def _cluster_for(box_id: str, clusters: dict, blocks: dict, depth) -> Cluster:
             if block:
                 args = ", ".join(f"{a}={_value(tuple(v) if isinstance(v, list) else v)}" for a, v in block[1].items())
                 label = f"{path} · {block[0]}({args})" if args else f"{path} · {block[0]}"
-            cluster = Cluster(path, label)
+            cluster = Cluster(path, label, block=block is not None)
             clusters[path] = cluster
             parent.children.append(cluster)
         parent = clusters[path]
@@ -191,11 +192,11 @@ def _cluster_for(box_id: str, clusters: dict, blocks: dict, depth) -> Cluster:
 
 
 def _drop_singletons(cluster: Cluster) -> None:
-    """A scope around one box adds a frame and no information: lift its box out."""
+    """A plain scope around one box adds a frame and no information: lift its box out."""
     kept = []
     for child in cluster.children:
         _drop_singletons(child)
-        if child.size() <= 1:
+        if child.size() <= 1 and not child.block:
             cluster.boxes += child.boxes  # its own children were lifted into it already
         else:
             kept.append(child)
