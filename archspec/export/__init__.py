@@ -31,21 +31,17 @@ def format_for(path: str | Path) -> str | None:
 
 def export(spec, fmt: str, out, params: dict | None = None, checkpoint=None, dynamo: bool = False) -> Exported:
     """Check and build `spec`, load `checkpoint` (if given) and write it to `out` as `fmt`."""
-    from archspec.compiler import check_spec, error_for
-    from archspec.emit import emit
+    from archspec.compiler import build_module
     from archspec.export.weights import load_weights
 
     if fmt not in FORMATS:
         raise ArchspecError(f"unknown export format '{fmt}' (formats: {', '.join(FORMATS)})")
-    report = check_spec(spec, params)
-    if not report.ok:
-        raise error_for(report)
     out = Path(out)
-    if out.parent and not out.parent.exists():
+    if not out.parent.exists():
         raise ArchspecError(f"cannot write {out}: folder {out.parent} does not exist")
     start = time.perf_counter()
-    module = emit(report)
-    module.report = report
+    module = build_module(spec, params)  # checks the spec (and the memory) before any weight exists
+    report = module.report
     if checkpoint is not None:
         load_weights(module, checkpoint)
     module.eval()
