@@ -5,7 +5,6 @@ epoch_batches() (shard each epoch's index list).
 """
 from __future__ import annotations
 
-import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -158,46 +157,52 @@ class Trainer:
         self._stop = True
 
     def _epoch(self) -> None:
-        r, p = self.recipe, self.pos
+        """One pass over the shuffled batches. Loss and accuracy stay on the device and are read back
+        only every `check_every` steps (every step on the CPU, where reading is free), so a GPU is
+        never stalled waiting for the host; a non-finite loss is still traced to its exact step."""
+        r, p, acc = self.recipe, self.pos, self.pos.partial
         batches = epoch_batches(len(self.data.train), r["batch_size"], r["seed"], p.epoch)
         gen = torch.Generator().manual_seed(epoch_seed(r["seed"], p.epoch, 1))
         if p.batch and p.aug_state is not None:
             gen.set_state(p.aug_state)
-        acc = p.partial
+        check_every = 1 if self.device.type == "cpu" else 32
+        losses = torch.zeros(len(batches), dtype=torch.float64, device=self.device)
+        loss_sum = torch.tensor(acc["loss_sum"], dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
+        first = p.batch
         self.progress.start_epoch()
         self.net.train()
         lr = self.optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
-        for i in range(p.batch, len(batches)):
+        for i in range(first, len(batches)):
             x, y = self.batcher(self.data.train, batches[i], train=True, gen=gen)
             lr = self.optimizer.param_groups[0]["lr"]
-            out, loss = self._step(x, y, i)
-            acc["loss_sum"] += loss * len(y)
-            acc["count"] += len(y)
+            out, loss = self._step(x, y)
+            losses[i] = loss
+            loss_sum += losses[i] * len(y)
             correct += (out.argmax(dim=1) == y).sum()
+            acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
-            train_s = acc["seconds"] + time.perf_counter() - start
-            if self.progress.tty:
-                self.progress.step(p.epoch + 1, i + 1, len(batches), acc["loss_sum"] / acc["count"],
-                                   (acc["correct"] + int(correct)) / acc["count"], acc["count"] / max(train_s, 1e-9))
+            if (i + 1) % check_every == 0 or i + 1 == len(batches) or self._stop:
+                self._check_finite(losses, first, i)
+            if self.progress.due(i + 1, len(batches)):
+                seen = acc["seconds"] + time.perf_counter() - start
+                self.progress.step(p.epoch + 1, i + 1, len(batches), float(loss_sum) / acc["count"],
+                                   (acc["correct"] + int(correct)) / acc["count"], acc["count"] / max(seen, 1e-9))
             if self._stop and i + 1 < len(batches):
-                acc["correct"] += int(correct)
-                acc["seconds"] = train_s
+                acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
+                           seconds=acc["seconds"] + time.perf_counter() - start)
                 p.aug_state = gen.get_state()
                 raise self._interrupt()
-        acc["correct"] += int(correct)
-        acc["seconds"] += time.perf_counter() - start
+        acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
+                   seconds=acc["seconds"] + time.perf_counter() - start)
         self._end_epoch(lr)
 
-    def _step(self, x, y, i: int):
+    def _step(self, x, y):
         r = self.recipe
         with autocast(r["amp"], self.device):
             out = self.net(x)
         loss = self.loss_fn(out.float(), y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise self._nonfinite(value, i)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if r["grad_clip"]:
@@ -206,7 +211,15 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return out.detach(), value
+        return out.detach(), loss.detach()
+
+    def _check_finite(self, losses: torch.Tensor, first: int, last: int) -> None:
+        """Raise for the first non-finite loss among steps first..last of this epoch (one host sync)."""
+        window = losses[first:last + 1]
+        if bool(torch.isfinite(window).all()):
+            return
+        bad = int((~torch.isfinite(window)).nonzero()[0]) + first
+        raise self._nonfinite(float(losses[bad]), bad, self.pos.step - (last - bad))
 
     def _end_epoch(self, lr: float) -> None:
         r, p, acc = self.recipe, self.pos, self.pos.partial
@@ -238,9 +251,9 @@ class Trainer:
             path = self.run.last if saved else self.run.save_last(self.state())
         return Interrupted(path, self.pos.epoch, self.pos.batch)
 
-    def _nonfinite(self, value: float, i: int) -> ArchspecError:
+    def _nonfinite(self, value: float, i: int, global_step: int) -> ArchspecError:
         kept = (f"the last good checkpoint is {self.run.last} (epoch {self.pos.epoch})"
                 if self.run is not None and self.pos.epoch else "no checkpoint was written yet")
         return ArchspecError(f"loss became {value} in epoch {self.pos.epoch + 1}, step {i + 1} "
-                             f"(global step {self.pos.step + 1}); training stopped and {kept}. "
+                             f"(global step {global_step}); training stopped and {kept}. "
                              "Try a lower --lr, --grad-clip, or --amp off")

@@ -34,12 +34,12 @@ class Progress:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def due(self, done: int, total: int) -> bool:
+        """Whether the bar should be redrawn now (at most 10 times a second, and only on a terminal)."""
+        return self.tty and not self.quiet and (time.monotonic() - self._last >= 0.1 or done == total)
+
     def step(self, epoch: int, done: int, total: int, loss: float, acc: float, samples_per_s: float) -> None:
-        """Redraw the bar at most 10 times a second; silent when not on a terminal."""
-        now = time.monotonic()
-        if not self.tty or self.quiet or (now - self._last < 0.1 and done < total):
-            return
-        self._last = now
+        now = self._last = time.monotonic()
         width = 24
         filled = int(width * done / max(total, 1))
         eta = (total - done) / max(done, 1) * (now - self._epoch_start)

@@ -10,7 +10,7 @@ from PIL import Image
 
 import archspec
 
-FAST = ["--data", "synthetic:48", "--epochs", "2", "--batch-size", "16", "--seed", "0"]
+FAST = ["--data", "synthetic:48", "--epochs", "2", "--batch-size", "16", "--seed", "0", "--device", "cpu"]
 
 
 def test_train_writes_the_run_folder(cli, tiny_spec, tmp_path):
@@ -46,7 +46,7 @@ def test_train_writes_the_run_folder(cli, tiny_spec, tmp_path):
 def test_config_file_and_spec_recipe_layers(cli, tiny_spec, tmp_path):
     tiny_spec.write_text(tiny_spec.read_text() + "train:\n  epochs: 1\n  batch_size: 8\n  optimizer: {adam: {lr: 0.01}}\n")
     (tmp_path / "r.yaml").write_text("batch_size: 12\n")
-    result = cli("train", tiny_spec, "--data", "synthetic:24", "--config", "r.yaml", "--out", "run")
+    result = cli("train", tiny_spec, "--data", "synthetic:24", "--config", "r.yaml", "--out", "run", "--device", "cpu")
     assert result.exit_code == 0, result.output
     recipe = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["recipe"]
     assert (recipe["epochs"], recipe["batch_size"], recipe["optimizer"], recipe["lr"]) == (1, 12, "adam", 0.01)
@@ -54,7 +54,8 @@ def test_config_file_and_spec_recipe_layers(cli, tiny_spec, tmp_path):
 
 @pytest.mark.parametrize("args, code, needle", [
     (["--loss", "mse", "--label-smoothing", "0.1"], 2, "label smoothing only applies to cross_entropy"),
-    (["--device", "cuda"], 1, "Error: error: --device cuda: CUDA is not available"),
+    pytest.param(["--device", "cuda"], 1, "Error: error: --device cuda: CUDA is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (["--amp", "fp16", "--device", "cpu"], 1, "--amp fp16 needs a CUDA device"),
     (["--data", "mnist", "--data-dir", "nowhere"], 1, "no train-images-idx3-ubyte[.gz] in nowhere/mnist"),
     (["--set", "num_classes=5", "--data", "digits"], 1, "has 10 classes but spec 'tiny' outputs 5 features"),
@@ -63,7 +64,8 @@ def test_config_file_and_spec_recipe_layers(cli, tiny_spec, tmp_path):
     (["--epochs", "0"], 2, "Invalid value for '--epochs'"),
 ])
 def test_bad_options_are_refused_before_training(cli, tiny_spec, tmp_path, args, code, needle):
-    result = cli("train", tiny_spec, "--out", "run", *args)
+    device = [] if "--device" in args else ["--device", "cpu"]
+    result = cli("train", tiny_spec, "--out", "run", *device, *args)
     assert result.exit_code == code and needle in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "run" / "metrics.jsonl").exists()
 

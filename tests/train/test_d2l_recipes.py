@@ -17,7 +17,7 @@ SPECS = sorted(p for p in (Path(__file__).parents[2] / "specs" / "d2l").glob("*.
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_recipe_trains_one_epoch_on_synthetic(spec, tmp_path):
     recipe = archspec.load(str(spec)).train
-    summary = train(str(spec), {"data": "synthetic:4", "epochs": 1, "seed": 0}, out=str(tmp_path / "run"),
+    summary = train(str(spec), {"data": "synthetic:4", "epochs": 1, "seed": 0, "device": "cpu"}, out=str(tmp_path / "run"),
                     stream=io.StringIO())
     assert summary["epochs"] == 1
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())

@@ -65,7 +65,7 @@ def test_one_training_step_equals_hand_written_sgd(tiny_spec):
     for _ in range(2):  # two steps so the momentum buffer matters
         torch.manual_seed(1)
         trainer.net.train()
-        trainer._step(x, y, 0)
+        trainer._step(x, y)
 
     opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True)
     for _ in range(2):
@@ -93,3 +93,25 @@ def test_init_schemes_change_weights_and_zero_biases():
 def test_adamw_gets_weight_decay():
     opt = build_optimizer([nn.Parameter(torch.zeros(2))], {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05})
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.05
+
+
+def test_progress_bar_on_a_terminal_and_plain_lines_otherwise():
+    import io
+
+    from archspec.train.progress import Progress
+
+    record = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.75, "val_loss": 0.4, "val_acc": 0.8, "lr": 0.1,
+              "seconds": 1.0, "samples_per_s": 1000.0}
+    tty, plain = io.StringIO(), io.StringIO()
+    bar = Progress(2, stream=tty, tty=True)
+    bar.start_epoch()
+    assert bar.due(1, 10)
+    bar.step(1, 5, 10, 0.5, 0.75, 1234.0)
+    bar.end_epoch(record)
+    assert "[############............] 5/10  loss 0.5000 acc 0.7500  1,234 samples/s  ETA" in tty.getvalue()
+    lines = Progress(2, stream=plain, tty=False)
+    lines.start_epoch()
+    assert not lines.due(1, 10)
+    lines.end_epoch(record)
+    assert plain.getvalue() == ("epoch 1/2  train loss 0.5000 acc 0.7500  val loss 0.4000 acc 0.8000  lr 0.1  "
+                                "1,000 samples/s  1.0s\n")

@@ -13,9 +13,10 @@ import torch
 
 from archspec.train.run import train
 
-ARGS = {"data": "synthetic:800", "epochs": 4, "batch_size": 16, "seed": 3, "deterministic": True,
+ARGS = {"data": "synthetic:800", "device": "cpu", "epochs": 4, "batch_size": 16, "seed": 3, "deterministic": True,
         "transforms": {"hflip": 0.5}}
-CLI = ["--data", "synthetic:800", "--epochs", "4", "--batch-size", "16", "--seed", "3", "--deterministic",
+CLI = ["--data", "synthetic:800", "--device", "cpu", "--epochs", "4",
+       "--batch-size", "16", "--seed", "3", "--deterministic",
        "--transform", "hflip=0.5"]
 COMPARED = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
@@ -34,10 +35,39 @@ def reference(tmp_path_factory):
     torch.set_num_threads(before)
 
 
-def start(spec, out, cwd):
+# The child is the real CLI in its own process, with one hook that parks it at a known point
+# (after the epoch-2 checkpoint, or before step 60 inside epoch 2) and says so, so the test's
+# signal lands at that point however slow or busy the machine is.
+CHILD = """
+import sys, time
+from archspec.train import loop, progress
+mode = sys.argv[1]
+end_epoch, step = progress.Progress.end_epoch, loop.Trainer._step
+
+def parked_end_epoch(self, record):
+    end_epoch(self, record)
+    if mode == "kill" and record["epoch"] == 2:
+        print("PARKED", flush=True)
+        time.sleep(120)
+
+def parked_step(self, x, y):
+    if mode == "int" and self.pos.step == 60:
+        print("PARKED", flush=True)
+        deadline = time.monotonic() + 120
+        while not self._stop and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return step(self, x, y)
+
+progress.Progress.end_epoch, loop.Trainer._step = parked_end_epoch, parked_step
+from archspec.cli.main import main
+main(sys.argv[2:], prog_name="archspec")
+"""
+
+
+def start(mode, spec, out, cwd):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "archspec", "train", str(spec), *CLI, "--out", str(out)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode, "train", str(spec), *CLI, "--out", str(out)],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def wait_for_line(proc, prefix: str) -> None:
@@ -59,12 +89,12 @@ def assert_same_run(a, b):
 
 def test_sigkill_after_epoch_two_then_resume_is_exact(reference, tmp_path):
     spec = reference / "tiny.yaml"
-    proc = start(spec, tmp_path / "run", tmp_path)
-    wait_for_line(proc, "epoch 2/4")  # printed after the epoch-2 checkpoint is on disk
+    proc = start("kill", spec, tmp_path / "run", tmp_path)
+    wait_for_line(proc, "PARKED")  # after the epoch-2 checkpoint is on disk
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     saved = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
-    assert 2 <= saved["epoch"] < 4, "the run finished before it could be killed"
+    assert (saved["epoch"], saved["batch"]) == (2, 0)
     summary = train(str(spec), {}, resume=str(tmp_path / "run"), stream=io.StringIO())
     assert summary["epochs"] == 4
     assert_same_run(reference / "run", tmp_path / "run")
@@ -72,14 +102,14 @@ def test_sigkill_after_epoch_two_then_resume_is_exact(reference, tmp_path):
 
 def test_ctrl_c_saves_mid_epoch_exits_130_and_resumes_exactly(reference, tmp_path):
     spec = reference / "tiny.yaml"
-    proc = start(spec, tmp_path / "run", tmp_path)
-    wait_for_line(proc, "epoch 1/4")
+    proc = start("int", spec, tmp_path / "run", tmp_path)
+    wait_for_line(proc, "PARKED")  # before step 61, the 11th of epoch 2
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted in epoch" in err and "checkpoint saved to" in err and "Traceback" not in err
     saved = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
-    assert saved["epoch"] < 4 and saved["batch"] > 0  # stopped inside an epoch
+    assert (saved["epoch"], saved["batch"]) == (1, 11)  # stopped inside epoch 2, after the step in flight
     summary = train(None, {}, resume=str(tmp_path / "run"), stream=io.StringIO())
     assert summary["epochs"] == 4
     assert_same_run(reference / "run", tmp_path / "run")
