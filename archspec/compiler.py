@@ -10,7 +10,7 @@ from archspec.resources import params_problem, require_memory
 from archspec.spec.expand import Expander
 from archspec.spec.loader import parse_spec
 
-GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion"}
+GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion", "inplace"}
 RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep", "too-many-params", "out-of-memory"}
 
 

@@ -38,7 +38,31 @@ def check_graph(expanded: Expanded, g: nx.DiGraph) -> list[Diagnostic]:
             continue
         problems.append(Diagnostic(node.loc, "unused", f"the output of '{name}' ({node.op.name}) is never used: "
                                    "name it in a later from:, in outputs:, or remove it", list(node.notes)))
+    return problems + inplace_conflicts(g, outputs)
+
+
+def inplace_conflicts(g: nx.DiGraph, outputs: set) -> list[Diagnostic]:
+    """An op with `inplace: true` overwrites its input: wrong values (or a failed backward)
+    when anything else reads that input too, as a shortcut or a parallel branch does."""
+    problems = []
+    for name, data in g.nodes(data=True):
+        node = data.get("node")
+        if node is None or node.op is None or node.args.get("inplace") is not True or len(node.inputs) != 1:
+            continue
+        source = node.inputs[0].ref
+        readers = [n for n in g.successors(source) if n != name and getattr(g.nodes[n].get("node"), "op", None) is not None]
+        others = [_describe(g, n) for n in readers] + ["the outputs"] * (source in outputs)
+        if others:
+            shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+            verb = "reads" if len(others) == 1 and readers else "read"
+            problems.append(Diagnostic(node.loc, "inplace", f"{node.op.name}: inplace: true would overwrite '{source}', "
+                                       f"which {shown} also {verb}: drop inplace here", list(node.notes)))
     return problems
+
+
+def _describe(g: nx.DiGraph, name: str) -> str:
+    node = g.nodes[name].get("node")
+    return f"'{name}' ({node.op.name})" if node is not None and node.op is not None else f"'{name}'"
 
 
 def block_cycles(spec) -> list[Diagnostic]:

@@ -1,0 +1,36 @@
+"""What the fuzz suite (tests/fuzz) found, kept as plain regression tests."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archspec
+
+HEAD = "archspec: 1\ninput: [2, 4, 4]\n"
+
+
+@pytest.mark.parametrize("layers, where, message", [
+    # a parallel branch overwrote the input the other branch reads: backward failed
+    ("  - parallel: [{conv2d: {out: 2, kernel: 1}}, [{relu: {inplace: true}}, {conv2d: {out: 2, kernel: 1}}]]\n    merge: add\n",
+     (4, 48), "relu: inplace: true would overwrite 'input', which '0.0' (conv2d) also reads: drop inplace here"),
+    # a residual body overwrote the identity shortcut: silently wrong values
+    ("  - residual: {body: [{relu: {inplace: true}}, {conv2d: {out: 2, kernel: 1}}]}\n",
+     (4, 23), "relu: inplace: true would overwrite 'input', which '0.2' (add) also reads: drop inplace here"),
+    # a shortcut taken with from: after an inplace op on the same value
+    ("  - {id: a, conv2d: {out: 2, kernel: 1}}\n  - {id: d, dropout: {p: 0.5, inplace: true}}\n  - {add, from: [d, a]}\n",
+     (5, 5), "dropout: inplace: true would overwrite 'a', which '2' (add) also reads: drop inplace here"),
+])
+def test_inplace_op_on_a_value_read_elsewhere_is_an_error(layers, where, message):
+    (d,) = archspec.check(HEAD + "layers:\n" + layers).diagnostics
+    assert ((d.loc.line, d.loc.col), d.message) == (where, message)
+    with pytest.raises(archspec.GraphError):
+        archspec.build(HEAD + "layers:\n" + layers)
+
+
+def test_inplace_op_that_is_the_only_reader_is_fine():
+    text = HEAD + "layers:\n  - {conv2d: {out: 2, kernel: 1}}\n  - {relu: {inplace: true}}\n" \
+                  "  - residual: {body: [{conv2d: {out: 2, kernel: 1}}, {relu: {inplace: true}}]}\n"
+    module = archspec.build(text)
+    x = torch.randn(3, 2, 4, 4, requires_grad=True)
+    module(x.clone()).sum().backward()
+    assert x.grad is not None
