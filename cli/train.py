@@ -22,15 +22,20 @@ def _errors(fn):
         from archspec.train.loop import Interrupted
         from archspec.train.recipe import OptionError
 
+        from archspec.train.distributed import Echo, rank_prefix
+
         try:
             return fn(*args, **kwargs)
+        except Echo:  # under torchrun, rank 0 has printed it already
+            sys.exit(1)
         except OptionError as exc:
-            raise click.UsageError(exc.format()) from None
+            raise click.UsageError(rank_prefix() + exc.format()) from None
         except ArchspecError as exc:
-            click.echo(f"Error: {exc.format(color=sys.stderr.isatty())}", err=True)
+            click.echo(f"{rank_prefix()}Error: {exc.format(color=sys.stderr.isatty())}", err=True)
             sys.exit(1)
         except Interrupted as exc:
-            click.echo(f"\n{exc}", err=True)
+            if not rank_prefix():
+                click.echo(f"\n{exc}", err=True)
             sys.exit(130)
         except KeyboardInterrupt:
             click.echo("\ninterrupted", err=True)
@@ -70,6 +75,7 @@ TRAIN_FLAGS = [
     _flag("--seed", type=click.IntRange(min=0), help="Random seed (default: a fresh one, saved in config.yaml)."),
     _flag("--deterministic/--no-deterministic", help="Deterministic kernels (exact reruns and resumes)."),
     _flag("--workers", type=click.IntRange(min=0), help="Processes decoding folder: images."),
+    _flag("--sync-bn/--no-sync-bn", help="Batch norm statistics over all processes (SyncBatchNorm; CUDA)."),
     _flag("--val-split", type=float, help="Hold out this fraction of train for validation (default: the test "
                                           "split when the data has one, else 0.2)."),
 ]
@@ -84,7 +90,15 @@ def _apply(options):
     return decorate
 
 
-@click.command()
+class _KeepArgs(click.Command):
+    """Keeps the raw arguments, so --nproc can re-run the same command in each process."""
+
+    def parse_args(self, ctx, args):
+        ctx.meta["raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_KeepArgs)
 @click.argument("spec", required=False, type=click.Path(dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A YAML recipe (same keys as train:).")
 @_apply(TRAIN_FLAGS)
@@ -93,11 +107,15 @@ def _apply(options):
 @set_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/SPEC_NAME[-N]).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Train in N processes on this machine (torchrun; one GPU each with --device cuda). "
+                   "--batch-size is per process.")
 @_errors
-def train(spec, config_path, transforms, sets, out, resume, **flags):
+def train(spec, config_path, transforms, sets, out, resume, nproc, **flags):
     """Train SPEC as a classifier and write a run folder.
 
     Options come from, highest first: flags, --config, the spec's train: section, defaults.
+    Under torchrun (or with --nproc) each process trains on its share of every batch.
     """
     from archspec.train.recipe import parse_assignments
     from archspec.train.run import train as run_train
@@ -107,7 +125,15 @@ def train(spec, config_path, transforms, sets, out, resume, **flags):
         explicit["transforms"] = parse_assignments(transforms, "--transform")
     if sets:
         explicit["params"] = parse_sets(sets)
+    if nproc is not None:
+        from archspec.train import launch
+
+        launch.check(nproc, launch.planned_device(spec, explicit, config_path, resume))
+        launch.launch(nproc, launch.strip_nproc(click.get_current_context().meta["raw_args"]))
+        return
     summary = run_train(spec, explicit, config_path=config_path, out=out, resume=resume)
+    if summary is None:  # a process other than rank 0 under torchrun
+        return
     final = summary["final"]
     best = "" if summary["best_val_acc"] is None else f", best val acc {summary['best_val_acc']:.4f} " \
                                                        f"(epoch {summary['best_epoch']})"

@@ -48,6 +48,7 @@ OPTIONS: dict[str, tuple[dict, object]] = {
     "seed": ({"type": ["integer", "null"], "minimum": 0}, None),
     "deterministic": (_BOOL, False),
     "workers": ({"type": "integer", "minimum": 0}, 0),
+    "sync_bn": (_BOOL, False),
     "val_split": ({"type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1}, None),
     "transforms": ({"type": ["object", "null"]}, None),
     "params": ({"type": ["object", "null"]}, None),
@@ -55,7 +56,7 @@ OPTIONS: dict[str, tuple[dict, object]] = {
 SCHEMA = {"type": "object", "additionalProperties": False, "properties": {k: s for k, (s, _) in OPTIONS.items()}}
 # Options that may differ when a run is resumed (they do not change what is being trained).
 RESUMABLE = {"epochs", "device", "workers", "compile"}
-RUN_ONLY = {"out", "resume", "config", "set"}
+RUN_ONLY = {"out", "resume", "config", "set", "nproc"}
 
 
 class OptionError(ArchspecError):

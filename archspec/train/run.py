@@ -10,8 +10,8 @@ import torch
 import yaml
 
 from archspec.errors import ArchspecError
-from archspec.train import checkpoint, data as datamod, recipe as rec
-from archspec.train.devices import check_amp, resolve_device, set_deterministic
+from archspec.train import checkpoint, data as datamod, distributed as dist, recipe as rec
+from archspec.train.devices import check_amp, set_deterministic
 from archspec.train.loop import Batcher, Trainer
 from archspec.train.metrics import append_log, read_log, write_log
 from archspec.train.model import build_model, load_spec
@@ -90,14 +90,26 @@ def resolve_options(spec, flags: dict, config_path: str | None) -> rec.Resolved:
     return rec.resolve(layers)
 
 
-def resume_options(run: RunFolder, flags: dict, config_path: str | None) -> rec.Resolved:
-    """A resumed run keeps its stored recipe; only options that do not change the training may differ."""
-    if config_path:
-        raise rec.OptionError("--config cannot be combined with --resume: the run keeps the recipe it started with")
+def read_run(run: RunFolder) -> tuple[dict, dict]:
+    """The checkpoint and config.yaml of a run folder being resumed."""
+    state = checkpoint.load(run.root)
     try:
-        stored = yaml.safe_load(run.config.read_text())["recipe"]
+        config = yaml.safe_load(run.config.read_text())
+        config["recipe"]["batch_size"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         raise ArchspecError(f"--resume {run.root}: no readable config.yaml in the run folder") from None
+    return state, config
+
+
+def resume_options(config: dict, flags: dict, config_path: str | None) -> rec.Resolved:
+    """A resumed run keeps its stored recipe; only options that do not change the training may differ.
+
+    It also keeps its global batch: a run of 2 processes x 64 resumes in 1 process with batch 128.
+    """
+    if config_path:
+        raise rec.OptionError("--config cannot be combined with --resume: the run keeps the recipe it started with")
+    stored = dict(config["recipe"])
+    stored["batch_size"] = dist.per_process_batch(stored["batch_size"] * config.get("world_size", 1))
     changed = sorted(k for k, v in flags.items() if k not in rec.RESUMABLE and stored.get(k) != v)
     if changed:
         raise rec.OptionError(f"--resume keeps the run's recipe; these options differ from it: "
@@ -108,73 +120,100 @@ def resume_options(run: RunFolder, flags: dict, config_path: str | None) -> rec.
 
 
 def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None = None,
-          resume: str | None = None, stream=None, tty: bool | None = None) -> dict:
-    """Run `archspec train`; returns the summary. Raises ArchspecError/OptionError/Interrupted."""
+          resume: str | None = None, stream=None, tty: bool | None = None) -> dict | None:
+    """Run `archspec train`; returns the summary (None on ranks other than 0 under torchrun).
+
+    Raises ArchspecError/OptionError/Interrupted. Under torchrun, rank 0 reads and writes the run
+    folder and resolves the options; the other ranks receive them, so only rank 0's machine needs it.
+    """
+    with dist.session():
+        return _train(spec_arg, flags, config_path, out, resume, stream, tty)
+
+
+def _train(spec_arg, flags, config_path, out, resume, stream, tty):
     run = RunFolder(resume) if resume else None
-    state = checkpoint.load(run.root) if run else None
+    state, stored = dist.from_main(lambda: read_run(run)) if run else (None, None)
     if resume and out and Path(out) != run.root:
         raise rec.OptionError("--out cannot differ from --resume: a resumed run continues in its own folder")
     if spec_arg is None and state is not None:
         spec_arg = state["spec"]["path"]
     if spec_arg is None:
         raise rec.OptionError("missing SPEC (or --resume RUN)")
-    spec = load_spec(spec_arg)
-    resolved = resume_options(run, flags, config_path) if run else resolve_options(spec, flags, config_path)
-    r = resolved.values
+    spec = dist.main_first(lambda: load_spec(spec_arg))
+    r = dist.from_main(lambda: (resume_options(stored, flags, config_path) if run
+                                else resolve_options(spec, flags, config_path)).values)
     if run is not None and r["deterministic"]:
-        _same_threads(run)
-    device = resolve_device(r["device"])
+        _same_threads(stored)
+    device = dist.main_first(lambda: dist.device(r["device"], r.get("sync_bn", False)), per_machine=True)
     check_amp(r["amp"], device)
     set_deterministic(r["deterministic"])
     seed_everything(r["seed"])
     info = build_model(spec, r["params"])
     init_weights(info.module, r["init"])
+    dist.seed_rank(r["seed"])
     if state is not None:
-        checkpoint.check_same_spec(state["spec"], info, str(run.root))
-    progress = Progress(r["epochs"], stream=stream, tty=tty)
-    data = datamod.load_data(r, info.input_shape, info.num_classes, log=progress.write)
-    datamod.check_against_spec(data, info, r["transforms"])
+        dist.main_first(lambda: checkpoint.check_same_spec(state["spec"], info, str(run.root)))
+    progress = Progress(r["epochs"], stream=stream, tty=tty, quiet=not dist.is_main())
+    data = dist.main_first(lambda: _load_data(r, info, progress), per_machine=True)
     if r["transforms"].get("normalize") == "auto":
         r["transforms"]["normalize"] = channel_stats(data.train.x)
-    if run is None:
-        run = RunFolder(out or default_out(info.name))
-        if run.last.exists():
-            raise rec.OptionError(f"--out {run.root} already holds a run; continue it with --resume {run.root} "
-                                  "or choose another --out")
-    run.create()
+    run = RunFolder(dist.from_main(lambda: _open_run(run, out, info.name)))
     config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
               "recipe": r, "device": str(device), "threads": torch.get_num_threads(),
+              "world_size": dist.world().size,
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
                        "val_from": data.val_from, "input_shape": list(info.input_shape)},
               "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
-    run.write(run.config, yaml.safe_dump(config, sort_keys=False))
+    if dist.is_main():
+        run.write(run.config, yaml.safe_dump(config, sort_keys=False))
     if data.val is not None:
         data.val = datamod.Split(data.val.x.to(device), data.val.y.to(device))
     data.train = datamod.Split(data.train.x.to(device), data.train.y.to(device))
     batcher = Batcher.for_data(data, info.input_shape, r, device)
-    trainer = Trainer(info, data, r, device, batcher, run, progress, extra={"recipe": r})
+    writer = run if dist.is_main() else None
+    trainer = Trainer(info, data, r, device, batcher, writer, progress, extra={"recipe": r})
     if state is not None:
         trainer.restore(state)
+    if writer is not None:
         write_log(run.metrics, trainer.pos.history)
-    else:
-        write_log(run.metrics, [])
     progress.write(f"training {info.name} ({info.n_params:,} parameters) on {data.name}: {len(data.train):,} train / "
-                   f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {device}, "
+                   f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(device, r)}, "
                    f"{r['epochs']} epochs -> {run.root}")
     try:
         pos = trainer.fit()
     finally:
-        if trainer.pos.history:
+        if writer is not None and trainer.pos.history:
             plot_runs([(info.name, trainer.pos.history)], run.curves)
-    return summarize(run, pos, info.name)
+    return summarize(run, pos, info.name) if writer is not None else None
 
 
-def _same_threads(run: RunFolder) -> None:
+def _load_data(r: dict, info, progress) -> datamod.Data:
+    data = datamod.load_data(r, info.input_shape, info.num_classes, log=progress.write)
+    datamod.check_against_spec(data, info, r["transforms"])
+    return data
+
+
+def _open_run(run: RunFolder | None, out: str | None, name: str) -> Path:
+    """The run folder, created and proven writable (on rank 0, whose machine holds it)."""
+    if run is None:
+        run = RunFolder(out or default_out(name))
+        if run.last.exists():
+            raise rec.OptionError(f"--out {run.root} already holds a run; continue it with --resume {run.root} "
+                                  "or choose another --out")
+    run.create()
+    return run.root
+
+
+def _where(device, r: dict) -> str:
+    """'cpu', or 'cpu x 2 processes, batch 64 each (global 128)' under torchrun."""
+    n = dist.world().size
+    return str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r['batch_size']} each "
+                                       f"(global {dist.global_batch(r['batch_size'])})")
+
+
+def _same_threads(config: dict) -> None:
     """CPU kernels split reductions by thread count, so an exact resume needs the run's count."""
-    try:
-        threads = yaml.safe_load(run.config.read_text()).get("threads")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return
+    threads = config.get("threads")
     if isinstance(threads, int) and threads > 0:
         torch.set_num_threads(threads)
 
