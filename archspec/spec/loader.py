@@ -142,7 +142,7 @@ def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
         raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.reason} (found {_char(e.character)})")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
+        loc = _inside(text, file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.problem or e.context}")]) from None
     except yaml.YAMLError as e:
         raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml", f"invalid YAML: {e}")]) from None
@@ -151,6 +151,14 @@ def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
     converter = _Converter(file)
     data = converter.convert(root, ())
     return data, converter.locs, converter.key_locs
+
+
+def _inside(text: str, file: str, line: int, col: int) -> Loc:
+    """A place in the text: libyaml marks the end of a text without a final newline one line past it."""
+    lines = text.splitlines() or [""]
+    if line > len(lines):
+        return Loc(file, len(lines), len(lines[-1]) + 1)
+    return Loc(file, line, col)
 
 
 def _char(character) -> str:

@@ -34,3 +34,9 @@ def test_inplace_op_that_is_the_only_reader_is_fine():
     x = torch.randn(3, 2, 4, 4, requires_grad=True)
     module(x.clone()).sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.parametrize("text, where", [("name: fuzz\ni", (2, 2)), ("a: [", (1, 5)), ("x: 'abc", (1, 8))])
+def test_a_yaml_error_at_the_end_of_the_text_points_inside_it(text, where):
+    (d,) = archspec.check(text).diagnostics
+    assert (d.loc.line, d.loc.col) == where  # libyaml marks the line after the last one
