@@ -212,6 +212,24 @@ def reduce_epoch(acc: dict) -> dict:
     return out
 
 
+def mean_over_ranks(means: list[float], n: int) -> list[float]:
+    """Means over all ranks' samples from each rank's means over its n samples."""
+    if _world.size == 1:
+        return list(means)
+    sums = reduce_sums({"n": n, **{i: m * n for i, m in enumerate(means)}})
+    total = max(sums.pop("n"), 1)
+    return [v / total for v in sums.values()]
+
+
+def reduce_tensor(t: torch.Tensor) -> torch.Tensor:
+    """A device tensor summed over ranks (no host sync of its own on CUDA)."""
+    if _world.size == 1:
+        return t
+    t = t.clone()
+    tdist.all_reduce(t)
+    return t
+
+
 def agree(*flags: bool) -> tuple[bool, ...]:
     """Each flag raised on any rank, so all ranks stop (or fail) at the same step."""
     if _world.size == 1:

@@ -1,7 +1,8 @@
 """The training loop: in-memory batches by tensor indexing, checkpoints, and fault handling.
 
-Multi-device training plugs in at two places only: wrap_model() (wrap the module) and
-epoch_batches() (shard each epoch's index list).
+Several processes (torchrun) plug in through archspec.train.distributed: dist.wrap() the model,
+dist.shard() each global batch, dist.reduce_epoch() the metrics, dist.agree() on stopping; the
+run folder is only handed to rank 0. With one process those calls change nothing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from archspec.errors import ArchspecError
-from archspec.train import checkpoint
+from archspec.train import checkpoint, distributed as dist
 from archspec.train.devices import autocast, grad_scaler
 from archspec.train.optim import build_loss, build_optimizer, build_scheduler
 from archspec.train.transforms import Pipeline
@@ -31,18 +32,14 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + stream) % (2**63)
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """The epoch's shuffled index batches; a final batch of 1 is dropped (batch norm cannot train on it)."""
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_last: int = 2) -> list[torch.Tensor]:
+    """The epoch's shuffled index batches; a final batch under min_last is dropped (batch norm cannot
+    train on one sample: min_last is 2 per process)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, 0)))
     batches = list(perm.split(batch_size))
-    if len(batches) > 1 and len(batches[-1]) == 1:
+    if len(batches) > 1 and len(batches[-1]) < min_last:
         batches.pop()
     return batches
-
-
-def wrap_model(module: torch.nn.Module, recipe: dict) -> torch.nn.Module:
-    """The module the loop calls: compiled when asked (the raw module keeps the state dict)."""
-    return torch.compile(module) if recipe["compile"] else module
 
 
 class Batcher:
@@ -109,14 +106,16 @@ class Trainer:
         self.model = info.module.to(device)
         if recipe["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.net = wrap_model(self.model, recipe)
-        self.steps_per_epoch = len(epoch_batches(len(data.train), recipe["batch_size"], 0, 0))
+        self.net, self.eval_net = dist.wrap(self.model, recipe, device)
+        self.val = dist.shard_split(data.val)
+        self.steps_per_epoch = len(self._batches(0))
         self.optimizer = build_optimizer(self.model.parameters(), recipe)
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
         self.scaler = grad_scaler(recipe["amp"], device)
         self.loss_fn = build_loss(recipe)
         self.pos = Position()
         self._stop = False
+        self.loss_weight = 1.0  # set per batch by dist.shard()
 
     # --- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
@@ -135,6 +134,7 @@ class Trainer:
         self.pos = Position(state["epoch"], state["step"], state["batch"], dict(state["partial"]),
                             state["aug_state"], list(state["history"]), dict(state["best"]))
         checkpoint.set_rng_state(state["rng"])
+        dist.localize(self.pos, self.recipe["seed"])
 
     # --- the loop ----------------------------------------------------------------------------
     def fit(self) -> Position:
@@ -161,8 +161,8 @@ class Trainer:
         only every `check_every` steps (every step on the CPU, where reading is free), so a GPU is
         never stalled waiting for the host; a non-finite loss is still traced to its exact step."""
         r, p, acc = self.recipe, self.pos, self.pos.partial
-        batches = epoch_batches(len(self.data.train), r["batch_size"], r["seed"], p.epoch)
-        gen = torch.Generator().manual_seed(epoch_seed(r["seed"], p.epoch, 1))
+        batches = self._batches(p.epoch)
+        gen = torch.Generator().manual_seed(epoch_seed(dist.rank_seed(r["seed"]), p.epoch, 1))
         if p.batch and p.aug_state is not None:
             gen.set_state(p.aug_state)
         check_every = 1 if self.device.type == "cpu" else 32
@@ -175,7 +175,8 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
         for i in range(first, len(batches)):
-            x, y = self.batcher(self.data.train, batches[i], train=True, gen=gen)
+            idx, self.loss_weight = dist.shard(batches[i])
+            x, y = self.batcher(self.data.train, idx, train=True, gen=gen)
             lr = self.optimizer.param_groups[0]["lr"]
             out, loss = self._step(x, y)
             losses[i] = loss
@@ -183,28 +184,38 @@ class Trainer:
             correct += (out.argmax(dim=1) == y).sum()
             acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
+            (self._stop,) = dist.agree(self._stop)  # every rank stops after the same step
             if (i + 1) % check_every == 0 or i + 1 == len(batches) or self._stop:
                 self._check_finite(losses, first, i)
             if self.progress.due(i + 1, len(batches)):
                 seen = acc["seconds"] + time.perf_counter() - start
                 self.progress.step(p.epoch + 1, i + 1, len(batches), float(loss_sum) / acc["count"],
-                                   (acc["correct"] + int(correct)) / acc["count"], acc["count"] / max(seen, 1e-9))
+                                   (acc["correct"] + int(correct)) / acc["count"],
+                                   dist.world().size * acc["count"] / max(seen, 1e-9))
             if self._stop and i + 1 < len(batches):
                 acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
                            seconds=acc["seconds"] + time.perf_counter() - start)
+                acc.update(dist.reduce_epoch(acc))  # the checkpoint holds all ranks' sums
                 p.aug_state = gen.get_state()
                 raise self._interrupt()
         acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
                    seconds=acc["seconds"] + time.perf_counter() - start)
         self._end_epoch(lr)
 
+    def _batches(self, epoch: int) -> list[torch.Tensor]:
+        """The epoch's global batches (batch size x processes), each later shared by all ranks."""
+        r = self.recipe
+        return epoch_batches(len(self.data.train), dist.global_batch(r["batch_size"]), r["seed"], epoch,
+                             min_last=2 * dist.world().size)
+
     def _step(self, x, y):
+        """One optimizer step; loss_weight scales this rank's mean loss to its share of the global batch."""
         r = self.recipe
         with autocast(r["amp"], self.device):
             out = self.net(x)
         loss = self.loss_fn(out.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
         if r["grad_clip"]:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
@@ -215,19 +226,23 @@ class Trainer:
 
     def _check_finite(self, losses: torch.Tensor, first: int, last: int) -> None:
         """Raise for the first non-finite loss among steps first..last of this epoch (one host sync)."""
-        window = losses[first:last + 1]
+        window = dist.reduce_tensor(losses[first:last + 1])  # summed over ranks: any NaN or inf shows
         if bool(torch.isfinite(window).all()):
             return
-        bad = int((~torch.isfinite(window)).nonzero()[0]) + first
-        raise self._nonfinite(float(losses[bad]), bad, self.pos.step - (last - bad))
+        bad = int((~torch.isfinite(window)).nonzero()[0])
+        if not dist.is_main():
+            raise dist.Echo("rank 0 reports the non-finite loss")
+        raise self._nonfinite(float(window[bad]), bad + first, self.pos.step - (last - first - bad))
 
     def _end_epoch(self, lr: float) -> None:
-        r, p, acc = self.recipe, self.pos, self.pos.partial
+        r, p = self.recipe, self.pos
+        acc = dist.reduce_epoch(p.partial)
         val_loss = val_acc = None
         start = time.perf_counter()
         if self.data.val is not None and len(self.data.val):
-            val_loss, val_acc, _ = evaluate(self.net, self.data.val, self.batcher, self.loss_fn, r["amp"],
+            val_loss, val_acc, _ = evaluate(self.eval_net, self.val, self.batcher, self.loss_fn, r["amp"],
                                             r["batch_size"])
+            val_loss, val_acc = dist.mean_over_ranks([val_loss, val_acc], len(self.val))
         record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": acc["loss_sum"] / max(acc["count"], 1),
                   "train_acc": acc["correct"] / max(acc["count"], 1), "val_loss": val_loss, "val_acc": val_acc,
                   "lr": lr, "seconds": round(acc["seconds"] + time.perf_counter() - start, 4),
@@ -242,6 +257,7 @@ class Trainer:
         if self.run is not None:
             self.run.epoch_done(record, self.state(), is_best)
         self.progress.end_epoch(record)
+        (self._stop,) = dist.agree(self._stop)
         if self._stop and p.epoch < r["epochs"]:
             raise self._interrupt(saved=True)
 
