@@ -22,7 +22,7 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
         return Report.failed(e.diagnostics, e.sources)
     bad = [path for path, _ in schema_problems]
     first = [d for _, d in schema_problems]
-    if any(path[:1] not in (("layers",), ("blocks",)) for path in bad):
+    if any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in bad):  # not inside an item or a block
         return Report.failed(first, loaded.sources, loaded)  # the spec's frame is broken: items can't be read
     problems = _block_problems(loaded)
     if problems:

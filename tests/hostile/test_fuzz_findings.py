@@ -40,3 +40,15 @@ def test_inplace_op_that_is_the_only_reader_is_fine():
 def test_a_yaml_error_at_the_end_of_the_text_points_inside_it(text, where):
     (d,) = archspec.check(text).diagnostics
     assert (d.loc.line, d.loc.col) == where  # libyaml marks the line after the last one
+
+
+@pytest.mark.parametrize("tail, message", [
+    ("", "missing required key 'layers'"),
+    ("layers: null\n", "'layers': expected a list, found nothing (null)"),
+    ("blocks: 1\nlayers: [relu]\n", "'blocks': expected a mapping, found int 1"),
+    ("blocks: null\nlayers: [relu]\n", "'blocks': expected a mapping, found nothing (null)"),
+])
+def test_a_missing_or_mistyped_layers_or_blocks_is_an_error_not_a_crash(tail, message):
+    # KeyError, TypeError and IndexError tracebacks before: errors at 'layers' itself were
+    # taken for errors inside one of its items, and expansion went on
+    assert [d.message for d in archspec.check(HEAD + tail).diagnostics] == [message]
