@@ -11,6 +11,7 @@ import ast
 import math
 import operator
 import re
+import warnings
 from dataclasses import dataclass
 
 MAX_LENGTH = 1000
@@ -271,7 +272,9 @@ def evaluate(source: str, names: dict):
     if len(source) > MAX_LENGTH:
         raise ExprError(f"expression too long ({len(source)} characters, at most {MAX_LENGTH})")
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        with warnings.catch_warnings():  # Python's own SyntaxWarnings ("1if") would reach the user's terminal
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as e:
         raise ExprError(f"invalid expression: {e.msg}") from None
     except (RecursionError, MemoryError, ValueError):

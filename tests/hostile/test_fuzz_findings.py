@@ -52,3 +52,9 @@ def test_a_missing_or_mistyped_layers_or_blocks_is_an_error_not_a_crash(tail, me
     # KeyError, TypeError and IndexError tracebacks before: errors at 'layers' itself were
     # taken for errors inside one of its items, and expansion went on
     assert [d.message for d in archspec.check(HEAD + tail).diagnostics] == [message]
+
+
+def test_python_syntax_warnings_of_an_expression_stay_quiet(recwarn):
+    text = HEAD + "layers:\n  - {conv2d: {out: '${1if 1 else 2}', kernel: 1}}\n"
+    assert archspec.check(text).output_shapes == {"0": (1, 4, 4)}
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
