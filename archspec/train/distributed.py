@@ -9,6 +9,7 @@ every function here is a no-op, so single-process training is unchanged.
 from __future__ import annotations
 
 import os
+import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -92,6 +93,8 @@ def session():
 
     nccl carries CUDA tensors and gloo CPU ones (the small control messages, and all of a CPU run).
     A peer that dies makes a collective fail; that becomes one clear error instead of a traceback.
+    SIGINT (torchrun forwards Ctrl-C) is blocked in every thread and polled by interrupted(): a
+    signal landing in one of gloo's socket threads would cut a read short and garble the stream.
     """
     global _world
     place = from_env()
@@ -99,6 +102,7 @@ def session():
         yield place
         return
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         tdist.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
         _world = place
@@ -106,12 +110,23 @@ def session():
     except RuntimeError as exc:  # gloo reports a lost peer as a plain RuntimeError
         if not _is_comm_failure(exc):
             raise
-        raise ArchspecError(f"lost contact with another training process ({_first_line(exc)}); the job stops. "
-                            "torchrun reports which process failed first") from None
+        raise ArchspecError(f"lost contact with another training process ({_first_line(exc)}); this process "
+                            "stops too. The process that failed first (see torchrun's report) tells why") from None
     finally:
         _world = World()
         if tdist.is_initialized():
             tdist.destroy_process_group()
+        while signal.SIGINT in signal.sigpending():  # answered already: the run saved and stopped
+            signal.sigwait({signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C (SIGINT) arrived since the last call; only under torchrun, see session()."""
+    if _world.size == 1 or signal.SIGINT not in signal.sigpending():
+        return False
+    signal.sigwait({signal.SIGINT})
+    return True
 
 
 def _is_comm_failure(exc: BaseException) -> bool:
@@ -121,7 +136,8 @@ def _is_comm_failure(exc: BaseException) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     line = next((s for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
-    return line.split("] ", 1)[-1][:300]  # drop gloo's "[file.cc:NNN] " prefix
+    line = line.split("] ", 1)[-1]  # drop gloo's "[file.cc:NNN] " prefix
+    return line.split(". ", 1)[0][:300]  # and its advice after the first sentence
 
 
 def device(name: str, sync_bn: bool = False) -> torch.device:

@@ -42,6 +42,14 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, min_last: int 
     return batches
 
 
+def on_device(batches: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """Index batches moved where the data lives in one copy: indexing a GPU tensor with CPU
+    indices would copy them at every step and stall the host until the GPU caught up."""
+    if device.type == "cpu" or not batches:
+        return batches
+    return list(torch.cat(batches).to(device).split([len(b) for b in batches]))
+
+
 class Batcher:
     """Turns index tensors into device batches: uint8 -> float, transforms, layout, reshape."""
 
@@ -73,17 +81,17 @@ def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int):
     """Mean loss, accuracy and the predictions on a split, in eval mode."""
     was_training = net.training
     net.eval()
-    loss_sum, preds = 0.0, []
-    for idx in torch.arange(len(split)).split(batch_size):
+    loss_sum, preds = torch.zeros((), dtype=torch.float64, device=batcher.device), []
+    for idx in torch.arange(len(split), device=split.x.device).split(batch_size):  # indices where the data is
         x, y = batcher(split, idx)
         with autocast(amp, batcher.device):
             out = net(x)
-        loss_sum += float(loss_fn(out.float(), y)) * len(idx)
-        preds.append(out.argmax(dim=1).cpu())
+        loss_sum += loss_fn(out.float(), y).double() * len(idx)  # summed on the device: one read at the end
+        preds.append(out.argmax(dim=1))
     net.train(was_training)
-    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    pred = torch.cat(preds).cpu() if preds else torch.zeros(0, dtype=torch.long)
     n = max(len(split), 1)
-    return loss_sum / n, float((pred == split.y.cpu()).sum()) / n, pred
+    return float(loss_sum) / n, float((pred == split.y.cpu()).sum()) / n, pred
 
 
 @dataclass
@@ -161,7 +169,7 @@ class Trainer:
         only every `check_every` steps (every step on the CPU, where reading is free), so a GPU is
         never stalled waiting for the host; a non-finite loss is still traced to its exact step."""
         r, p, acc = self.recipe, self.pos, self.pos.partial
-        batches = self._batches(p.epoch)
+        batches = on_device(self._batches(p.epoch), self.data.train.x.device)
         gen = torch.Generator().manual_seed(epoch_seed(dist.rank_seed(r["seed"]), p.epoch, 1))
         if p.batch and p.aug_state is not None:
             gen.set_state(p.aug_state)
@@ -184,7 +192,7 @@ class Trainer:
             correct += (out.argmax(dim=1) == y).sum()
             acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
-            (self._stop,) = dist.agree(self._stop)  # every rank stops after the same step
+            (self._stop,) = dist.agree(self._stop or dist.interrupted())  # all ranks stop at the same step
             if (i + 1) % check_every == 0 or i + 1 == len(batches) or self._stop:
                 self._check_finite(losses, first, i)
             if self.progress.due(i + 1, len(batches)):
@@ -257,7 +265,7 @@ class Trainer:
         if self.run is not None:
             self.run.epoch_done(record, self.state(), is_best)
         self.progress.end_epoch(record)
-        (self._stop,) = dist.agree(self._stop)
+        (self._stop,) = dist.agree(self._stop or dist.interrupted())
         if self._stop and p.epoch < r["epochs"]:
             raise self._interrupt(saved=True)
 
