@@ -126,8 +126,13 @@ def _uniform(n: int, low: float, high: float, gen) -> torch.Tensor:
     return torch.rand(n, generator=gen) * (high - low) + low
 
 
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """CPU-drawn random numbers to the device without stalling the host (pinned, asynchronous)."""
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
+
+
 def random_hflip(x: torch.Tensor, p: float, gen) -> torch.Tensor:
-    flip = (torch.rand(x.shape[0], generator=gen) < p).to(x.device).view(-1, 1, 1, 1)
+    flip = _to(torch.rand(x.shape[0], generator=gen) < p, x.device).view(-1, 1, 1, 1)
     return torch.where(flip, x.flip(-1), x)
 
 
@@ -142,7 +147,7 @@ def random_resized_crop(x: torch.Tensor, size, scale, ratio, gen) -> torch.Tenso
     cy = (torch.rand(n, generator=gen) * 2 - 1) * (1 - fh)
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = fw, cx, fh, cy
-    grid = F.affine_grid(theta.to(x.device, x.dtype), [n, x.shape[1], *size], align_corners=False)
+    grid = F.affine_grid(_to(theta, x.device).to(x.dtype), [n, x.shape[1], *size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -150,7 +155,7 @@ def color_jitter(x: torch.Tensor, brightness: float, contrast: float, saturation
     n = x.shape[0]
 
     def factors(strength):
-        return _uniform(n, max(0.0, 1 - strength), 1 + strength, gen).to(x.device, x.dtype).view(-1, 1, 1, 1)
+        return _to(_uniform(n, max(0.0, 1 - strength), 1 + strength, gen), x.device).to(x.dtype).view(-1, 1, 1, 1)
 
     if brightness:
         x = (x * factors(brightness)).clamp(0, 1)
