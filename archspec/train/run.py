@@ -158,6 +158,9 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty):
     if r["transforms"].get("normalize") == "auto":
         r["transforms"]["normalize"] = channel_stats(data.train.x)
     run = RunFolder(dist.from_main(lambda: _open_run(run, out, info.name)))
+    if stored is not None and stored.get("world_size", 1) != dist.world().size:
+        progress.write(f"the run trained in {stored.get('world_size', 1)} process(es), now {dist.world().size}: "
+                       f"batch {r['batch_size']} each keeps its global batch of {dist.global_batch(r['batch_size'])}")
     config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
               "recipe": r, "device": str(device), "threads": torch.get_num_threads(),
               "world_size": dist.world().size,
