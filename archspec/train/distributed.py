@@ -130,8 +130,8 @@ def interrupted() -> bool:
 
 
 def _is_comm_failure(exc: BaseException) -> bool:
-    text = str(exc)
-    return isinstance(exc, tdist.DistError) or any(k in text for k in ("gloo", "NCCL", "Connection", "timed out"))
+    text = str(exc).lower()
+    return isinstance(exc, tdist.DistError) or any(k in text for k in ("gloo", "nccl", "connection", "timed out"))
 
 
 def _first_line(exc: BaseException) -> str:

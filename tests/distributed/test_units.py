@@ -133,3 +133,14 @@ def test_cli_nproc_with_cuda_on_a_cpu_machine_is_a_clear_error(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["train", str(LENET), "--nproc", "0"])
     assert result.exit_code == 2 and "--nproc" in result.output
     assert not (tmp_path / "runs").exists()  # nothing launched
+
+
+def test_lost_peers_are_told_apart_from_bugs():
+    reset = RuntimeError("[/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:2445: "
+                         "Connection reset by peer. This is typically caused by a remote worker hanging.")
+    stuck = RuntimeError("[/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting "
+                         "3000ms for recv operation to complete")
+    assert distributed._is_comm_failure(reset) and distributed._is_comm_failure(stuck)
+    assert distributed._first_line(reset) == "Read error [127.0.0.1]:2445: Connection reset by peer"
+    assert distributed._first_line(stuck).startswith("Timed out waiting 3000ms")
+    assert not distributed._is_comm_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
