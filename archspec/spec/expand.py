@@ -13,6 +13,7 @@ from archspec.diagnostics import did_you_mean
 from archspec.errors import Diagnostic, ResourceError
 from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
+from archspec.ops.base import describe
 from archspec.shapes import fits, infer
 from archspec.spec.expr import ExprError, InputShape, resolve
 from archspec.spec.model import Expanded, Node, Value
@@ -294,6 +295,9 @@ class Expander:
             raise self.fail(path + ("merge",), "bad-key", "merge: belongs to parallel or residual items", key=True)
         if item.get("inline") and (head in self.ops or "repeat" in item and "id" in item):
             raise self.fail(path + ("inline",), "bad-key", "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
+        local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
+        if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
+            raise self.fail(path + ("id",), "type", f"id: expected a name or an integer, found {describe(local)}")
         return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
 
     def sources(self, mods, path, env, prev) -> list[Value]:

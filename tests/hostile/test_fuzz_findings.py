@@ -58,3 +58,10 @@ def test_python_syntax_warnings_of_an_expression_stay_quiet(recwarn):
     text = HEAD + "layers:\n  - {conv2d: {out: '${1if 1 else 2}', kernel: 1}}\n"
     assert archspec.check(text).output_shapes == {"0": (1, 4, 4)}
     assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
+
+
+def test_a_list_as_id_beside_another_schema_error_in_the_item_is_located():
+    # the schema reported only the nested error; expansion then hashed the list: TypeError
+    text = HEAD + "layers:\n- dense:\n    layers:\n    - - conv2d: {out: 1, kernel: 3, padding: 1}\n    repeat: 1\n  id: [n1]\n"
+    assert [(d.loc.line, d.loc.col, d.message) for d in archspec.check(text).diagnostics][-1] == (
+        8, 7, "id: expected a name or an integer, found list ['n1']")
