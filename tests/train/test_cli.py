@@ -138,3 +138,10 @@ def test_compile_flag_is_wired_to_torch_compile(cli, tiny_spec, monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda m: seen.append(m) or m)
     result = cli("train", tiny_spec, *FAST, "--epochs", "1", "--compile", "--channels-last", "--out", "run")
     assert result.exit_code == 0, result.output and len(seen) == 1
+
+
+def test_config_file_errors_are_located_in_it(cli, tiny_spec, tmp_path):
+    (tmp_path / "r.yaml").write_text("epochs: 2\nshedule: cosine\n")
+    result = cli("train", tiny_spec, "--config", "r.yaml", "--device", "cpu")
+    assert result.exit_code == 1
+    assert "r.yaml:2:10: error: unknown train option 'shedule' (did you mean 'schedule'?)" in result.output

@@ -84,3 +84,15 @@ def test_pipeline_eval_is_deterministic_resize_then_normalize():
     ref = (F.interpolate(x, size=(4, 4), mode="bilinear", align_corners=False, antialias=True) - 0.5) / 0.25
     torch.testing.assert_close(p(x, train=False), ref)
     torch.testing.assert_close(p(x, train=True, gen=torch.Generator()), ref.flip(-1))
+
+
+def test_training_pipeline_is_replayable_from_the_generator_state():
+    p = T.Pipeline(T.canonical_transforms({"resize": 6, "random_resized_crop": True, "hflip": True,
+                                           "color_jitter": 0.4}))
+    x = torch.rand(3, 3, 8, 8)
+    g = torch.Generator().manual_seed(7)
+    state = g.get_state()
+    a = p(x, train=True, gen=g)
+    g.set_state(state)
+    assert a.shape == (3, 3, 6, 6) and torch.equal(a, p(x, train=True, gen=g))
+    assert 0 <= float(a.min()) and float(a.max()) <= 1
