@@ -58,21 +58,26 @@ class Spec:
     locs: dict = field(default_factory=dict)
     key_locs: dict = field(default_factory=dict)
 
+    def _get(self, key: str, kind: type):
+        """A top-level value of the right type, or None (a broken spec may be any YAML)."""
+        value = self.data.get(key) if isinstance(self.data, dict) else None
+        return value if isinstance(value, kind) else None
+
     @property
     def name(self) -> str:
-        return str(self.data.get("name") or (Path(self.path).stem if self.path else "spec"))
+        return str(self._get("name", (str, int, float)) or (Path(self.path).stem if self.path else "spec"))
 
     @property
     def doc(self) -> str:
-        return str(self.data.get("doc") or "")
+        return str(self._get("doc", (str, int, float)) or "")
 
     @property
     def params(self) -> dict:
-        return dict(self.data.get("params") or {})
+        return dict(self._get("params", dict) or {})
 
     @property
     def train(self) -> dict:
-        return dict(self.data.get("train") or {})
+        return dict(self._get("train", dict) or {})
 
     @property
     def sha256(self) -> str:

@@ -65,3 +65,16 @@ def test_a_list_as_id_beside_another_schema_error_in_the_item_is_located():
     text = HEAD + "layers:\n- dense:\n    layers:\n    - - conv2d: {out: 1, kernel: 3, padding: 1}\n    repeat: 1\n  id: [n1]\n"
     assert [(d.loc.line, d.loc.col, d.message) for d in archspec.check(text).diagnostics][-1] == (
         8, 7, "id: expected a name or an integer, found list ['n1']")
+
+
+@pytest.mark.parametrize("text", ["n", "[1, 2]", "archspec: 1\nname: [x]\nparams: [1]\ntrain: 3\nlayers: [relu]\n"])
+def test_a_spec_that_is_not_a_mapping_reports_in_json(tmp_path, text):
+    # report.to_dict() read spec.name with data.get on a str: AttributeError in --format json
+    from click.testing import CliRunner
+
+    from archspec.cli.main import main
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["check", str(path), "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 1 and '"ok": false' in result.output
