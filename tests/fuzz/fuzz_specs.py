@@ -52,6 +52,7 @@ class Builder:
         self.blocks: dict = {}
         self.params: dict = {}
         self.ids = 0
+        self.last = None  # the kind of the item drawn last
 
     def new_id(self):
         self.ids += 1
@@ -105,7 +106,10 @@ class Builder:
         return kind, shape
 
     def activation(self, shape):
-        return self.draw(st.sampled_from(ACTIVATIONS)), shape
+        """inplace only after a conv or a norm, as torchvision does: an op that keeps its output
+        for backward (relu, sigmoid, ...) fails in backward when the next one overwrites it."""
+        safe = self.last in ("conv", "norm", "param_conv")
+        return self.draw(st.sampled_from([a for a in ACTIVATIONS if safe or "inplace" not in str(a)])), shape
 
     def upsample(self, shape):
         c, h, w = shape
@@ -201,7 +205,9 @@ class Builder:
     def item(self, shape):
         kinds = ["conv", "conv", "pool", "norm", "activation", "adaptive", "upsample", "parallel", "residual", "dense",
                  "block_call", "param_conv"]
-        item, new = getattr(self, self.draw(st.sampled_from(kinds)))(shape)
+        kind = self.draw(st.sampled_from(kinds))
+        item, new = getattr(self, kind)(shape)
+        self.last = kind
         if isinstance(item, dict) and "id" not in item and self.draw(st.integers(0, 4)) == 0:
             item = {"id": self.new_id(), **item}
         return item, new

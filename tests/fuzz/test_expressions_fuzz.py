@@ -60,7 +60,7 @@ def assert_bounded(text):
         if isinstance(value, int) and not isinstance(value, bool):
             assert value.bit_length() <= 64
         str(value)  # printable quickly
-    assert time.perf_counter() - start < 1.0, text
+    assert time.perf_counter() - start < 10, text  # no hang (each takes well under a millisecond)
 
 
 @fuzz_settings(short=300, long=20000)
