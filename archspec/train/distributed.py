@@ -30,6 +30,7 @@ class World:
     size: int = 1
     local_rank: int = 0
     local_size: int = 1
+    launched: bool = False  # started by torchrun: a process group even for one process (it tests DDP/nccl)
 
 
 _world = World()
@@ -64,7 +65,7 @@ def from_env(env=None) -> World:
                             + " are not integers; start several processes with torchrun or --nproc") from None
     if not (0 <= rank < size and 0 <= local_rank < local_size <= size):
         raise ArchspecError("inconsistent torchrun variables: " + ", ".join(f"{k}={env.get(k)}" for k in ENV_KEYS))
-    return World(rank, size, local_rank, local_size)
+    return World(rank, size, local_rank, local_size, launched=True)
 
 
 def rank_prefix() -> str:
@@ -98,7 +99,7 @@ def session():
     """
     global _world
     place = from_env()
-    if place.size == 1:
+    if not place.launched:
         yield place
         return
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
@@ -141,7 +142,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def device(name: str, sync_bn: bool = False) -> torch.device:
-    """This process's device: with several processes, 'cuda' (or 'auto' with CUDA) means cuda:LOCAL_RANK."""
+    """This process's device: under torchrun, 'cuda' (or 'auto' with CUDA) means cuda:LOCAL_RANK."""
     from archspec.train.devices import resolve_device
 
     w = _world
@@ -151,13 +152,13 @@ def device(name: str, sync_bn: bool = False) -> torch.device:
     dev = resolve_device(name)
     if w.size > 1 and dev.type == "mps":
         raise ArchspecError("--device mps: torch cannot train on MPS in several processes; use one process")
-    if dev.type == "cuda" and w.size > 1:
+    if dev.type == "cuda" and w.launched:
         count = torch.cuda.device_count()
-        if w.local_size > count:
+        if dev.index is None and w.local_size > count:
             raise ArchspecError(f"{w.local_size} processes run on this machine but it has {count} CUDA "
                                 f"device{'s' if count != 1 else ''}; start at most {count} per machine "
                                 "(--nproc or torchrun --nproc_per_node) or use --device cpu")
-        dev = torch.device("cuda", w.local_rank)
+        dev = torch.device("cuda", w.local_rank if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     if sync_bn and w.size > 1 and dev.type != "cuda":
         raise ArchspecError(f"--sync-bn: torch synchronizes batch norm only on CUDA devices, not {dev.type}; "
@@ -172,8 +173,8 @@ def wrap(model: torch.nn.Module, recipe: dict, dev: torch.device):
     broadcast buffers in a collective that ranks with fewer batches never join.
     """
     net = model
-    if _world.size > 1:
-        if recipe.get("sync_bn"):
+    if _world.launched:
+        if recipe.get("sync_bn") and _world.size > 1:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same keys: checkpoints stay portable
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     train_net = torch.compile(net) if recipe["compile"] else net

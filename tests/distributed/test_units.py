@@ -59,7 +59,7 @@ def test_resume_keeps_the_global_batch(fake_world):
 def test_torchrun_environment_is_read_and_checked():
     assert distributed.from_env({}) == distributed.World()
     env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
-    assert distributed.from_env(env) == distributed.World(3, 4, 1, 2)
+    assert distributed.from_env(env) == distributed.World(3, 4, 1, 2, launched=True)
     with pytest.raises(ArchspecError, match="are not integers"):
         distributed.from_env({**env, "RANK": "x"})
     with pytest.raises(ArchspecError, match="inconsistent torchrun variables"):
