@@ -48,19 +48,18 @@ def check(nproc: int, device: str) -> None:
 
 
 def planned_device(spec_arg, flags: dict, config_path, resume) -> str:
-    """The device the run will ask for: the flag, else the stored run's or the resolved recipe's."""
+    """The device the run will use, resolving (and so checking) all options once, before launching."""
     import yaml
 
     from archspec.train.model import load_spec
     from archspec.train.run import RunFolder, resolve_options
 
-    if flags.get("device"):
-        return flags["device"]
     if resume:
         try:
-            return yaml.safe_load(RunFolder(resume).config.read_text())["recipe"]["device"]
+            stored = yaml.safe_load(RunFolder(resume).config.read_text())["recipe"]["device"]
         except (OSError, yaml.YAMLError, KeyError, TypeError):
-            return "auto"  # the processes report the unreadable run folder themselves
+            stored = "auto"  # the processes report the unreadable run folder themselves
+        return flags.get("device") or stored
     if spec_arg is None:
         raise OptionError("missing SPEC (or --resume RUN)")
     return resolve_options(load_spec(spec_arg), flags, config_path)["device"]

@@ -148,7 +148,7 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty):
     check_amp(r["amp"], device)
     set_deterministic(r["deterministic"])
     seed_everything(r["seed"])
-    info = build_model(spec, r["params"])
+    info = dist.main_first(lambda: build_model(spec, r["params"]))
     init_weights(info.module, r["init"])
     dist.seed_rank(r["seed"])
     if state is not None:

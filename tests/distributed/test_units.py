@@ -132,6 +132,8 @@ def test_cli_nproc_with_cuda_on_a_cpu_machine_is_a_clear_error(tmp_path, monkeyp
     assert result.exit_code == 2 and "needs one device per process" in result.output
     result = CliRunner().invoke(main, ["train", str(LENET), "--nproc", "0"])
     assert result.exit_code == 2 and "--nproc" in result.output
+    result = CliRunner().invoke(main, ["train", str(LENET), "--nproc", "2", "--device", "cpu", "--lr", "-1"])
+    assert result.exit_code == 2 and "--lr: -1.0 is less than or equal to the minimum of 0" in result.output
     assert not (tmp_path / "runs").exists()  # nothing launched
 
 
