@@ -30,9 +30,10 @@ def save(path: Path, state: dict) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # a disk filling mid-write: torch's zip writer re-raises as RuntimeError
         tmp.unlink(missing_ok=True)
-        raise ArchspecError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
+        cause = exc.__context__ if isinstance(exc, RuntimeError) and isinstance(exc.__context__, OSError) else exc
+        raise ArchspecError(f"cannot write checkpoint {path}: {getattr(cause, 'strerror', None) or cause}; "
                             "the previous checkpoint (if any) is intact") from None
 
 
