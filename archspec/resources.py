@@ -19,6 +19,12 @@ def needed_bytes(report, batch: int = 1, param_copies: int = 1) -> int:
     return report.params * BYTES_PER_ELEMENT * param_copies + report.activation_bytes * batch
 
 
+def training_copies(optimizer: str = "sgd", momentum: float = 0.0) -> int:
+    """Copies of the weights that training keeps: the weights, their gradients, and the
+    optimizer's state (SGD's momentum buffer, Adam's two moments)."""
+    return 2 + (2 if optimizer in ("adam", "adamw") else 1 if momentum else 0)
+
+
 def free_bytes(device="cpu") -> int | None:
     """Bytes the device can still give this process, or None when it cannot tell."""
     kind = str(device).split(":")[0]

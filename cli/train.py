@@ -107,11 +107,13 @@ class _KeepArgs(click.Command):
 @set_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/SPEC_NAME[-N]).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--max-params", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Refuse a model with more parameters (default 100,000,000,000).")
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Train in N processes on this machine (torchrun; one GPU each with --device cuda). "
                    "--batch-size is per process.")
 @_errors
-def train(spec, config_path, transforms, sets, out, resume, nproc, **flags):
+def train(spec, config_path, transforms, sets, out, resume, max_params, nproc, **flags):
     """Train SPEC as a classifier and write a run folder.
 
     Options come from, highest first: flags, --config, the spec's train: section, defaults.
@@ -131,7 +133,10 @@ def train(spec, config_path, transforms, sets, out, resume, nproc, **flags):
         launch.check(nproc, launch.planned_device(spec, explicit, config_path, resume))
         launch.launch(nproc, launch.strip_nproc(click.get_current_context().meta["raw_args"]))
         return
-    summary = run_train(spec, explicit, config_path=config_path, out=out, resume=resume)
+    from archspec.cli.options import limits_from
+
+    summary = run_train(spec, explicit, config_path=config_path, out=out, resume=resume,
+                        limits=limits_from(max_params=max_params))
     if summary is None:  # a process other than rank 0 under torchrun
         return
     final = summary["final"]

@@ -29,11 +29,11 @@ def load_spec(spec):
     return archspec.load(spec)
 
 
-def build_model(spec, params: dict) -> ModelInfo:
+def build_model(spec, params: dict, limits=None) -> ModelInfo:
     """Build the spec with params and check it is a single-input classifier we can train."""
     import archspec
 
-    module = archspec.build(spec, **params)
+    module = archspec.build(spec, limits=limits, **params)
     report = module.report
     if len(report.input_shapes) != 1 or len(report.output_shapes) != 1:
         raise ArchspecError(f"spec {spec.name!r} has inputs {', '.join(report.input_shapes)} and outputs "

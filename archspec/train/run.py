@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from archspec.errors import ArchspecError
+from archspec.resources import require_memory, training_copies
 from archspec.train import checkpoint, data as datamod, distributed as dist, recipe as rec
 from archspec.train.devices import check_amp, set_deterministic
 from archspec.train.loop import Batcher, Trainer
@@ -120,17 +121,17 @@ def resume_options(config: dict, flags: dict, config_path: str | None) -> rec.Re
 
 
 def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None = None,
-          resume: str | None = None, stream=None, tty: bool | None = None) -> dict | None:
+          resume: str | None = None, stream=None, tty: bool | None = None, limits=None) -> dict | None:
     """Run `archspec train`; returns the summary (None on ranks other than 0 under torchrun).
 
     Raises ArchspecError/OptionError/Interrupted. Under torchrun, rank 0 reads and writes the run
     folder and resolves the options; the other ranks receive them, so only rank 0's machine needs it.
     """
     with dist.session():
-        return _train(spec_arg, flags, config_path, out, resume, stream, tty)
+        return _train(spec_arg, flags, config_path, out, resume, stream, tty, limits)
 
 
-def _train(spec_arg, flags, config_path, out, resume, stream, tty):
+def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits=None):
     run = RunFolder(resume) if resume else None
     state, stored = dist.from_main(lambda: read_run(run)) if run else (None, None)
     if resume and out and Path(out) != run.root:
@@ -148,7 +149,9 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty):
     check_amp(r["amp"], device)
     set_deterministic(r["deterministic"])
     seed_everything(r["seed"])
-    info = dist.main_first(lambda: build_model(spec, r["params"]))
+    info = dist.main_first(lambda: build_model(spec, r["params"], limits))
+    copies = training_copies(r["optimizer"], r.get("momentum") or 0) - (device.type == "cpu")  # weights: built on cpu
+    dist.main_first(lambda: require_memory(info.module.report, device, r["batch_size"], copies), per_machine=True)
     init_weights(info.module, r["init"])
     dist.seed_rank(r["seed"])
     if state is not None:

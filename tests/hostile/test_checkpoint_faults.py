@@ -43,6 +43,7 @@ def test_sigkill_during_writes_leaves_a_complete_checkpoint(tmp_path):
         time.sleep(0.05 * trial)
         child.send_signal(signal.SIGKILL)
         child.wait()
+        child.stdout.close()
         loaded = checkpoint.load(path)  # never a torn file: the previous or the newest whole one
         assert torch.equal(loaded["model"]["w"], torch.full((4_000_000,), float(loaded["epoch"])))
         kills.append(loaded["epoch"])
