@@ -61,7 +61,14 @@ def _block_problems(spec) -> list[Diagnostic]:
         spec.error(("blocks", name), "shadows-op", f"block '{name}' has the name of {taken[name]}; rename the block", key=True)
         for name in (spec.data.get("blocks") or {}) if name in taken
     ]
-    return shadowing + block_cycles(spec)
+    bodies = []
+    for name, block in (spec.data.get("blocks") or {}).items():
+        kinds = [k for k in COMBINATORS if k in block] if isinstance(block, dict) else [None]
+        if len(kinds) != 1:
+            found = f"found {', '.join(kinds)}" if kinds else "found none"
+            bodies.append(spec.error(("blocks", name), "block-body", f"block '{name}' needs one body: layers, parallel, "
+                                     f"residual or dense; {found}", key=True))
+    return shadowing + bodies + block_cycles(spec)
 
 
 def error_for(report: Report) -> ArchspecError:

@@ -78,3 +78,12 @@ def test_a_spec_that_is_not_a_mapping_reports_in_json(tmp_path, text):
     path.write_text(text)
     result = CliRunner().invoke(main, ["check", str(path), "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 1 and '"ok": false' in result.output
+
+
+@pytest.mark.parametrize("block, found", [("{params: {out: required}}", "found none"),
+                                          ("{layers: [relu], dense: {layers: [relu], repeat: 1}}", "found layers, dense")])
+def test_a_block_without_exactly_one_body_is_located(block, found):
+    # no body: StopIteration from expansion; two bodies: the second was silently ignored
+    text = HEAD + f"blocks:\n  b: {block}\nlayers: [b]\n"
+    assert [(d.loc.line, d.loc.col, d.message) for d in archspec.check(text).diagnostics] == [
+        (4, 3, f"block 'b' needs one body: layers, parallel, residual or dense; {found}")]
