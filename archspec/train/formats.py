@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +93,7 @@ def read_npz(path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a truncated file: zip errors
         raise ArchspecError(f"cannot read {path} as an npz archive: {exc}") from None
     for key in ("x", "y"):
         if key not in arrays:

@@ -62,3 +62,38 @@ def test_training_copies_per_optimizer():
 def test_a_model_that_fits_trains(train):
     result = train("--max-params", "1000")
     assert result.exit_code == 0, result.output
+
+
+def write_npz(path, labels):
+    import numpy as np
+
+    np.savez(path, x=np.zeros((len(labels), 1, 8, 8), np.uint8), y=np.array(labels))
+
+
+def test_a_truncated_data_file_is_refused_with_its_path(train, tmp_path):
+    write_npz(tmp_path / "d.npz", [0, 1, 2] * 8)
+    data = (tmp_path / "d.npz").read_bytes()
+    (tmp_path / "d.npz").write_bytes(data[: len(data) // 2])  # zipfile.BadZipFile escaped as a traceback
+    result = CliRunner().invoke(main, ["train", "small.yaml", "--data", "npz:d.npz", "--epochs", "1", "--device", "cpu",
+                                       "--out", "run"], catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot read d.npz as an npz archive" in result.output
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_labels_out_of_range_are_refused_before_training(train, tmp_path):
+    write_npz(tmp_path / "d.npz", [0, 1, 2, 7] * 6)
+    result = CliRunner().invoke(main, ["train", "small.yaml", "--data", "npz:d.npz", "--epochs", "1", "--device", "cpu",
+                                       "--out", "run"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "data 'npz:d.npz': train labels range over [0, 7] but spec 'small' outputs 3 classes" in result.output
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_checkpoint_of_another_spec_is_refused_by_eval(train, tmp_path):
+    assert train().exit_code == 0
+    (tmp_path / "wide.yaml").write_text(SPEC.replace("out: 4", "out: 6").replace("name: small", "name: wide"))
+    result = CliRunner().invoke(main, ["eval", "wide.yaml", "--checkpoint", "run"], catch_exceptions=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "checkpoint run does not fit spec 'wide' (1,215 parameters now, 811 in the checkpoint): size mismatch" \
+        in result.output
