@@ -3,7 +3,8 @@
 The hand-written loop is the notes' train_ch6: a DataLoader over a TensorDataset, SGD,
 cross-entropy, per-batch loss/accuracy bookkeeping and a test-accuracy pass each epoch.
 Both loops train the same spec (same init seed), batch size, learning rate and data; the
-table shows training samples/s (the evaluation pass excluded, as the notes measure it).
+table shows training samples/s, the evaluation pass excluded as the notes do, but the time
+spent fetching batches included (the notes' timer leaves it out; a user waits for it).
 
     python benchmarks/train.py [--specs lenet mnist_residual] [--epochs 3] [--write]
 """
