@@ -38,7 +38,7 @@ class _Loader(_BaseLoader):
                 self._resolved[key] = tag
         return tag
 
-MAX_NODES = 200_000  # after alias expansion: refuses "billion laughs"
+MAX_NODES = 100_000  # after alias expansion: refuses "billion laughs" within a second
 MAX_DEPTH = 64
 MAX_BYTES = 5_000_000
 
