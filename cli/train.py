@@ -31,7 +31,7 @@ def _errors(fn):
         except OptionError as exc:
             raise click.UsageError(rank_prefix() + exc.format()) from None
         except ArchspecError as exc:
-            click.echo(f"{rank_prefix()}Error: {exc.format(color=sys.stderr.isatty())}", err=True)
+            click.echo(f"{rank_prefix()}{exc.format(color=sys.stderr.isatty())}", err=True)
             sys.exit(1)
         except Interrupted as exc:
             if not rank_prefix():

@@ -144,7 +144,7 @@ def test_a_killed_process_stops_the_whole_job(tmp_path, launcher):
         assert "SIGKILL" in err and "rank      : 1" in err  # torchrun's own failure report
     else:
         assert proc.returncode == 1 and "Traceback" not in err
-        assert f"Error: error: training process rank 1 (pid {ranks[1]}) was killed by SIGKILL" in err
+        assert f"error: training process rank 1 (pid {ranks[1]}) was killed by SIGKILL" in err
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)["epoch"] >= 1
 
 

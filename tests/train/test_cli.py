@@ -54,7 +54,7 @@ def test_config_file_and_spec_recipe_layers(cli, tiny_spec, tmp_path):
 
 @pytest.mark.parametrize("args, code, needle", [
     (["--loss", "mse", "--label-smoothing", "0.1"], 2, "label smoothing only applies to cross_entropy"),
-    pytest.param(["--device", "cuda"], 1, "Error: error: --device cuda: CUDA is not available",
+    pytest.param(["--device", "cuda"], 1, "error: --device cuda: CUDA is not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (["--amp", "fp16", "--device", "cpu"], 1, "--amp fp16 needs a CUDA device"),
     (["--data", "mnist", "--data-dir", "nowhere"], 1, "no train-images-idx3-ubyte[.gz] in nowhere/mnist"),
