@@ -103,7 +103,7 @@ def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
     torch.save({"format": checkpoint.FORMAT, "model": Payload()}, path)
     with pytest.raises(ArchspecError, match=f"cannot load checkpoint {path}: "):
         checkpoint.load(path)
-    path.write_bytes(pickle.dumps(Payload()))
+    path.write_bytes(pickle.dumps(Payload(), protocol=2))
     with pytest.raises(ArchspecError, match=f"cannot load checkpoint {path}"):
         checkpoint.load(path)
     assert not os.path.exists(PWNED)
