@@ -47,10 +47,5 @@ def fake_world(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_thread):
+    """Every test here runs on one thread (see tests/conftest.py)."""
