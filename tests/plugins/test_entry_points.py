@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,26 +30,8 @@ scale = "seplug.ops:Scale"
 broken = "seplug.missing:Nothing"
 """
 
-LAYERS = '''\
-import torch
-from torch import nn
-from archspec.plugins import Arg, Int
-
-
-class SqueezeExcite(nn.Module):
-    """Scale each channel by a gate computed from the channel means."""
-
-    archspec_op = dict(args=[Arg("reduction", Int(1), 4)], inputs={"channels": "c"}, main_arg="reduction")
-
-    def __init__(self, channels, reduction=4):
-        super().__init__()
-        self.fc1 = nn.Linear(channels, channels // reduction)
-        self.fc2 = nn.Linear(channels // reduction, channels)
-
-    def forward(self, x):
-        gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(x.mean(dim=(2, 3))))))
-        return x * gate[:, :, None, None]
-'''
+# the package's layers are the in-process tests' plugin layers, installed for real
+LAYERS = Path(__file__).with_name("plugin_layers.py").read_text()
 
 OPS = '''\
 from archspec.plugins import Arg, Float, Op
