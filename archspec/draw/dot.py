@@ -2,7 +2,7 @@
 nested clusters, merges as ellipses so branches visibly meet."""
 from __future__ import annotations
 
-from archspec.draw.picture import Cluster, Picture, dims
+from archspec.draw.picture import Cluster, Picture, dims, title_markup
 from archspec.draw.style import cluster_fill, colours
 
 FONT = "Helvetica"
@@ -49,12 +49,7 @@ def _cluster(pic: Picture, cluster: Cluster, depth: int, rows: list) -> list[str
 
 def _node(box) -> str:
     fill, border = colours(box.family)
-    title = _esc(box.title)
-    if ": " in box.title:
-        name, op = box.title.split(": ", 1)
-        title = f"<b>{_esc(name)}</b>: {_esc(op)}"
-    elif box.kind in ("input", "output", "block"):
-        title = f"<b>{title}</b>"
+    title = title_markup(box, _esc)
     rows = [title] + [f'<font point-size="9">{_esc(d)}</font>' for d in box.details]
     rows.append(f'<font color="#444444">{_esc(dims(box.shape))}</font>')
     shape = {"merge": "ellipse", "input": "oval", "output": "oval"}.get(box.kind)

@@ -1,7 +1,7 @@
 """A picture as Mermaid flowchart text (renders in GitHub and GitLab markdown as is)."""
 from __future__ import annotations
 
-from archspec.draw.picture import Cluster, Picture, dims
+from archspec.draw.picture import Cluster, Picture, dims, title_markup
 from archspec.draw.style import colours
 
 
@@ -29,12 +29,7 @@ def _cluster(pic: Picture, cluster: Cluster, ids: dict, counter, depth: int) -> 
 
 
 def _node(box, node_id: str) -> str:
-    title = _text(box.title)
-    if ": " in box.title:
-        name, op = box.title.split(": ", 1)
-        title = f"<b>{_text(name)}</b>: {_text(op)}"
-    elif box.kind in ("input", "output", "block"):
-        title = f"<b>{title}</b>"
+    title = title_markup(box, _text)
     label = "<br/>".join([title, *(_text(d) for d in box.details), dims(box.shape)])
     open_, close = {"merge": ("((", "))"), "input": ("([", "])"), "output": ("([", "])")}.get(box.kind, ("[", "]"))
     return f'{node_id}{open_}"{label}"{close}:::{box.family}'

@@ -40,6 +40,17 @@ class Picture:
     root: Cluster
 
 
+def title_markup(box, escape) -> str:
+    """A box's title for an HTML-like label: the name bold before 'name: op', or the whole
+    title bold for inputs, outputs and blocks. `escape` is the target format's text escaper."""
+    if ": " in box.title:
+        name, op = box.title.split(": ", 1)
+        return f"<b>{escape(name)}</b>: {escape(op)}"
+    if box.kind in ("input", "output", "block"):
+        return f"<b>{escape(box.title)}</b>"
+    return escape(box.title)
+
+
 def dims(shape) -> str:
     return "×".join(str(d) for d in shape) if shape else "?"
 
