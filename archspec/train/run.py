@@ -113,7 +113,7 @@ def resume_options(config: dict, flags: dict, config_path: str | None) -> rec.Re
     stored["batch_size"] = dist.per_process_batch(stored["batch_size"] * config.get("world_size", 1))
     changed = sorted(k for k, v in flags.items() if k not in rec.RESUMABLE and stored.get(k) != v)
     if changed:
-        raise rec.OptionError(f"--resume keeps the run's recipe; these options differ from it: "
+        raise rec.OptionError("--resume keeps the run's recipe; these options differ from it: "
                               + ", ".join(f"--{k.replace('_', '-')}" for k in changed)
                               + f" (may change on resume: {', '.join(sorted(rec.RESUMABLE))})")
     stored.update({k: v for k, v in flags.items() if k in rec.RESUMABLE})
