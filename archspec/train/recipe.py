@@ -2,6 +2,8 @@
 
 Layers merge as command-line flags > --config file > the spec's `train:` > defaults. Each
 layer is validated on its own so an error points at the file, line and column it came from.
+A spec or config layer may also adapt itself to the data it is trained on: `for_data: {digits:
+{batch_size: 32}}` applies inside that layer when the run's data source is digits.
 """
 from __future__ import annotations
 
@@ -52,7 +54,9 @@ OPTIONS: dict[str, tuple[dict, object]] = {
     "val_split": ({"type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1}, None),
     "transforms": ({"type": ["object", "null"]}, None),
     "params": ({"type": ["object", "null"]}, None),
+    "for_data": ({"type": "object"}, None),  # data kind -> options; checked by _validate_for_data
 }
+DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic")
 SCHEMA = {"type": "object", "additionalProperties": False, "properties": {k: s for k, (s, _) in OPTIONS.items()}}
 # Options that may differ when a run is resumed (they do not change what is being trained).
 RESUMABLE = {"epochs", "device", "workers", "compile"}
@@ -78,7 +82,8 @@ class Layer:
         if self.origin == "flag":
             return "--" + key.replace("_", "-")
         loc = self.locate(self.path_of(key))
-        return f"{key} ({loc})" if loc else f"{key} ({self.file})"
+        written = ".".join(map(str, self.aliases.get(key, (key,))))  # e.g. optimizer.sgd.lr
+        return f"{written} ({loc})" if loc else f"{written} ({self.file})"
 
     def path_of(self, key: str) -> tuple:
         path = self.aliases.get(key, (key,)) if key else ()
@@ -144,11 +149,42 @@ def validate_layer(layer: Layer) -> dict:
             canonical_transforms(values["transforms"])
         except ValueError as exc:
             diags.append(_diag(layer, ("transforms",) + exc.args[1], f"{_label(layer, 'transforms')}: {exc.args[0]}"))
+    if not diags and values.get("for_data"):
+        if layer.origin == "flag":
+            diags.append(_diag(layer, ("for_data",), "for_data belongs in a recipe, not on the command line"))
+        else:
+            values["for_data"] = _validate_for_data(layer, values["for_data"], diags)
     if diags:
         if layer.origin == "flag":  # a bad command line is a usage error, not a spec error
             raise OptionError("; ".join(d.message for d in diags))
         raise SpecError(diags, _sources(layer))
     return values
+
+
+def _validate_for_data(layer: Layer, for_data: dict, diags: list) -> dict:
+    """Each entry is a recipe of its own, located at its own line:col; it may not set data or for_data.
+
+    Returns kind -> (flat options, their key paths in the layer)."""
+    base, out = layer.path_of(""), {}
+    for kind, sub in for_data.items():
+        if kind not in DATA_KINDS:
+            diags.append(_diag(layer, ("for_data", kind), f"{_label(layer, 'for_data')}: unknown data kind '{kind}'"
+                                                          f"{did_you_mean(kind, DATA_KINDS)}; expected one of "
+                                                          f"{', '.join(DATA_KINDS)}"))
+            continue
+        where = ("for_data", kind)
+        inner = Layer(layer.origin, sub, layer.file, layer.text,
+                      lambda path, where=where: layer.locate(base + where + path[len(base):]))
+        for key in ("data", "for_data"):
+            if isinstance(sub, dict) and key in sub:
+                diags.append(_diag(inner, (key,), f"{_label(layer, 'for_data')}.{kind}: '{key}' cannot be set here"))
+        try:
+            values = validate_layer(inner)
+        except SpecError as exc:
+            diags.extend(exc.diagnostics)
+            continue
+        out[kind] = (values, {key: where + inner.aliases.get(key, (key,)) for key in values})
+    return out
 
 
 def _unknown(key: str) -> str:
@@ -179,13 +215,19 @@ def resolve(layers: list[Layer]) -> Resolved:
     values = {k: default for k, (_, default) in OPTIONS.items()}
     values["transforms"], values["params"] = {}, {}
     origins: dict[str, str] = {}
-    for layer in layers:
-        for key, value in validate_layer(layer).items():
+    validated = [validate_layer(layer) for layer in layers]
+    data = next((v["data"] for v in reversed(validated) if "data" in v), values["data"])
+    kind = data.split(":")[0]
+    for layer, own in zip(layers, validated):
+        adapted, paths = (own.pop("for_data", None) or {}).get(kind, ({}, {}))
+        layer.aliases.update(paths)
+        for key, value in [*own.items(), *adapted.items()]:  # the layer's for_data entry after its own options
             if key in ("transforms", "params"):
                 values[key].update(value or {})
             else:
                 values[key] = value
             origins[key] = layer.where(key)
+    values.pop("for_data")
     values["transforms"] = canonical_transforms(values["transforms"])
     if values["lr"] is None:
         values["lr"] = DEFAULT_LR[values["optimizer"]]

@@ -141,8 +141,9 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits=None):
     if spec_arg is None:
         raise rec.OptionError("missing SPEC (or --resume RUN)")
     spec = dist.main_first(lambda: load_spec(spec_arg))
-    r = dist.from_main(lambda: (resume_options(stored, flags, config_path) if run
-                                else resolve_options(spec, flags, config_path)).values)
+    resolved = dist.from_main(lambda: resume_options(stored, flags, config_path) if run
+                              else resolve_options(spec, flags, config_path))
+    r = resolved.values
     if run is not None and r["deterministic"]:
         _same_threads(stored)
     device = dist.main_first(lambda: dist.device(r["device"], r.get("sync_bn", False)), per_machine=True)
@@ -165,7 +166,7 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits=None):
         progress.write(f"the run trained in {stored.get('world_size', 1)} process(es), now {dist.world().size}: "
                        f"batch {r['batch_size']} each keeps its global batch of {dist.global_batch(r['batch_size'])}")
     config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
-              "recipe": r, "device": str(device), "threads": torch.get_num_threads(),
+              "recipe": r, "recipe_from": dict(sorted(resolved.origins.items())), "device": str(device), "threads": torch.get_num_threads(),
               "world_size": dist.world().size,
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
                        "val_from": data.val_from, "input_shape": list(info.input_shape)},
@@ -185,6 +186,10 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits=None):
     progress.write(f"training {info.name} ({info.n_params:,} parameters) on {data.name}: {len(data.train):,} train / "
                    f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(device, r)}, "
                    f"{r['epochs']} epochs -> {run.root}")
+    adapted = sorted(k for k, where in resolved.origins.items() if "for_data" in where)
+    if adapted:
+        progress.write(f"adapted to {r['data'].split(':')[0]} by the recipe's for_data: "
+                       + ", ".join(f"{key} {r[key]}" for key in adapted))
     try:
         pos = trainer.fit()
     finally:

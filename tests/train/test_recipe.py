@@ -90,6 +90,48 @@ def test_transforms_and_params_merge_key_by_key():
     assert r["params"] == {"size": 96, "ratio": 2}
 
 
+FOR_DATA = """train:
+  data: fashion-mnist
+  batch_size: 256
+  optimizer: {sgd: {lr: 1.0}}
+  transforms: {resize: 96}
+  for_data:
+    digits: {batch_size: 32, optimizer: {sgd: {lr: 0.3}}, transforms: {hflip: true}}
+"""
+
+
+def test_for_data_applies_only_to_the_chosen_data_and_inside_its_layer():
+    r = rec.resolve([spec_layer(FOR_DATA)])
+    assert (r["data"], r["batch_size"], r["lr"], r["transforms"]) == ("fashion-mnist", 256, 1.0, {"resize": [96, 96]})
+    r = rec.resolve([spec_layer(FOR_DATA), rec.Layer("flag", {"data": "digits"})])
+    assert (r["batch_size"], r["lr"]) == (32, 0.3)
+    assert r["transforms"] == {"resize": [96, 96], "hflip": 0.5}  # merged key by key with the layer's own
+    assert r.where("batch_size") == "for_data.digits.batch_size (s.yaml:7:26)"
+    assert r.where("lr") == "for_data.digits.optimizer.sgd.lr (s.yaml:7:52)"
+    # a higher layer still wins over the spec's adaptation
+    r = rec.resolve([spec_layer(FOR_DATA), rec.Layer("flag", {"data": "digits", "batch_size": 8})])
+    assert (r["batch_size"], r["lr"]) == (8, 0.3)
+    assert "for_data" not in r.values
+
+
+@pytest.mark.parametrize("entry, needle, where", [
+    ("digts: {epochs: 1}", "unknown data kind 'digts' (did you mean 'digits'?)", "s.yaml:3:"),
+    ("digits: {epohcs: 1}", "unknown train option 'epohcs'", "s.yaml:3:"),
+    ("digits: {batch_size: 0}", "batch_size", "s.yaml:3:"),
+    ("digits: {data: mnist}", "train.for_data.digits: 'data' cannot be set here", "s.yaml:3:"),
+    ("digits: 32", "a train recipe must be a mapping", "s.yaml:3:"),
+])
+def test_for_data_mistakes_are_located(entry, needle, where):
+    with pytest.raises(SpecError) as exc:
+        rec.resolve([spec_layer(f"train:\n  for_data:\n    {entry}\n")])
+    assert needle in str(exc.value) and where in str(exc.value)
+
+
+def test_for_data_is_not_a_flag():
+    with pytest.raises(rec.OptionError, match="for_data belongs in a recipe"):
+        rec.resolve([rec.Layer("flag", {"for_data": {"digits": {"epochs": 1}}})])
+
+
 def test_parse_assignments_reads_yaml_values():
     got = rec.parse_assignments(["resize=[32, 48]", "normalize={mean: [0.5], std: [0.25]}", "hflip=0.5"], "--transform")
     assert got == {"resize": [32, 48], "normalize": {"mean": [0.5], "std": [0.25]}, "hflip": 0.5}
