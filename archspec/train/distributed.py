@@ -8,6 +8,7 @@ every function here is a no-op, so single-process training is unchanged.
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from contextlib import contextmanager
@@ -116,6 +117,10 @@ def session():
     finally:
         _world = World()
         if tdist.is_initialized():
+            # DDP's reducer sits in reference cycles and holds the process group: freed only by a
+            # later collection, possibly at interpreter exit, where gloo's threads then abort the
+            # process ("terminate called without an active exception"). Free it while all is alive.
+            gc.collect()
             tdist.destroy_process_group()
         while signal.SIGINT in signal.sigpending():  # answered already: the run saved and stopped
             signal.sigwait({signal.SIGINT})
@@ -177,7 +182,9 @@ def wrap(model: torch.nn.Module, recipe: dict, dev: torch.device):
         if recipe.get("sync_bn") and _world.size > 1:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same keys: checkpoints stay portable
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    train_net = torch.compile(net) if recipe["compile"] else net
+    # dynamic=False: a short last batch gets its own graph instead of turning every graph into a
+    # slower shape-generic one (measured 0.85x of eager on the CPU with the default)
+    train_net = torch.compile(net, dynamic=False) if recipe["compile"] else net
     return train_net, (train_net if net is model else model)
 
 

@@ -44,7 +44,7 @@ OPTIONS: dict[str, tuple[dict, object]] = {
     "init": ({"enum": ["default", "xavier_uniform", "kaiming_normal"]}, "default"),
     "device": ({"type": "string", "pattern": "^(auto|cpu|mps|cuda(:[0-9]+)?)$"}, "auto"),
     "amp": ({"enum": ["off", "bf16", "fp16"]}, "off"),
-    "channels_last": (_BOOL, False),
+    "channels_last": ({"enum": [True, False, "auto"]}, "auto"),
     "compile": (_BOOL, False),
     "grad_clip": ({"type": ["number", "null"], "exclusiveMinimum": 0}, None),
     "seed": ({"type": ["integer", "null"], "minimum": 0}, None),

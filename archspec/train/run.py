@@ -12,7 +12,7 @@ import yaml
 from archspec.errors import ArchspecError
 from archspec.resources import require_memory, training_copies
 from archspec.train import checkpoint, data as datamod, distributed as dist, recipe as rec
-from archspec.train.devices import check_amp, set_deterministic
+from archspec.train.devices import check_amp, set_deterministic, use_channels_last
 from archspec.train.loop import Batcher, Trainer
 from archspec.train.metrics import append_log, read_log, write_log
 from archspec.train.model import build_model, load_spec
@@ -154,6 +154,7 @@ def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits=None):
     copies = training_copies(r["optimizer"], r.get("momentum") or 0) - (device.type == "cpu")  # weights: built on cpu
     dist.main_first(lambda: require_memory(info.module.report, device, r["batch_size"], copies), per_machine=True)
     init_weights(info.module, r["init"])
+    r["channels_last"] = use_channels_last(r["channels_last"], info.module, info.input_shape, device)
     dist.seed_rank(r["seed"])
     if state is not None:
         dist.main_first(lambda: checkpoint.check_same_spec(state["spec"], info, str(run.root)))

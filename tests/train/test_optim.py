@@ -43,8 +43,10 @@ def test_warmup_is_linear_then_hands_over():
     assert lr_factor(4, r, 4) == pytest.approx(1.0) and lr_factor(23, r, 4) < 0.02
 
 
-def test_one_training_step_equals_hand_written_sgd(tiny_spec):
-    """Our Trainer._step against the textbook: forward, cross-entropy, backward, SGD with momentum."""
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+def test_one_training_step_equals_hand_written_sgd(tiny_spec, channels_last):
+    """Our Trainer._step against the textbook: forward, cross-entropy, backward, SGD with momentum;
+    in the NHWC layout too (the CPU default for conv nets), against the textbook in NCHW."""
     import archspec
     from archspec.train.data import Data, Split
     from archspec.train.loop import Batcher, Trainer
@@ -58,14 +60,14 @@ def test_one_training_step_equals_hand_written_sgd(tiny_spec):
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
     r = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3, "nesterov": True, "epochs": 1,
          "batch_size": 8, "schedule": "none", "warmup": 0, "loss": "cross_entropy", "label_smoothing": 0.1,
-         "amp": "off", "grad_clip": 0.5, "channels_last": False, "compile": False, "seed": 0}
+         "amp": "off", "grad_clip": 0.5, "channels_last": channels_last, "compile": False, "seed": 0}
     data = Data("t", Split(x, y), None)
     trainer = Trainer(info, data, r, torch.device("cpu"), Batcher(Pipeline({}), (1, 8, 8), torch.device("cpu"), False),
                       None, Progress(1, quiet=True), {})
     for _ in range(2):  # two steps so the momentum buffer matters
         torch.manual_seed(1)
         trainer.net.train()
-        trainer._step(x, y)
+        trainer._step(x.contiguous(memory_format=torch.channels_last) if channels_last else x, y)
 
     opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True)
     for _ in range(2):
@@ -115,3 +117,15 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise():
     lines.end_epoch(record)
     assert plain.getvalue() == ("epoch 1/2  train loss 0.5000 acc 0.7500  val loss 0.4000 acc 0.8000  lr 0.1  "
                                 "1,000 samples/s  1.0s\n")
+
+
+def test_channels_last_auto_is_on_for_2d_conv_nets_on_cpu_and_cuda_only():
+    from archspec.train.devices import use_channels_last
+
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(2))
+    mlp, conv1d = nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), nn.Sequential(nn.Conv1d(1, 4, 3))
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    assert use_channels_last("auto", conv, (1, 8, 8), cpu) and use_channels_last("auto", conv, (1, 8, 8), cuda)
+    assert not use_channels_last("auto", conv, (1, 8, 8), mps)
+    assert not use_channels_last("auto", mlp, (1, 8, 8), cpu) and not use_channels_last("auto", conv1d, (1, 8), cpu)
+    assert not use_channels_last(False, conv, (1, 8, 8), cpu) and use_channels_last(True, mlp, (1, 8, 8), cpu)
