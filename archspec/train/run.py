@@ -217,10 +217,14 @@ def _open_run(run: RunFolder | None, out: str | None, name: str) -> Path:
 
 
 def _where(device, r: dict) -> str:
-    """'cpu', or 'cpu x 2 processes, batch 64 each (global 128)' under torchrun."""
+    """'cpu', or 'cpu x 2 processes, batch 64 each (global 128)' under torchrun; then how the step runs
+    (channels_last, bf16, compiled) when it differs from plain fp32."""
     n = dist.world().size
-    return str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r['batch_size']} each "
-                                       f"(global {dist.global_batch(r['batch_size'])})")
+    where = str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r['batch_size']} each "
+                                        f"(global {dist.global_batch(r['batch_size'])})")
+    how = [name for name, on in (("channels_last", r["channels_last"]), (r["amp"], r["amp"] != "off"),
+                                 ("compiled", r["compile"])) if on]
+    return ", ".join([where, *how])
 
 
 def _same_threads(config: dict) -> None:

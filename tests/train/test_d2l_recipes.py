@@ -62,7 +62,7 @@ def test_recipes_are_the_notes_on_fashion_mnist(name):
 
 def test_quick_start_reaches_095_on_the_real_digits(tmp_path, monkeypatch):
     """The README's first command, `archspec train specs/d2l/lenet_bn.yaml --data digits --epochs 10`,
-    with a fixed seed (over 8 seeds it ends at 0.958 to 0.975)."""
+    with a fixed seed (over 12 seeds it ends at 0.958 to 0.975)."""
     from click.testing import CliRunner
 
     from archspec.cli.main import main
