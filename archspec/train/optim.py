@@ -71,7 +71,8 @@ def build_loss(recipe: dict) -> nn.Module:
 
 
 def init_weights(module: nn.Module, scheme: str, generator: torch.Generator | None = None) -> None:
-    """Re-initialize conv and linear weights (biases to zero); 'default' keeps torch's init."""
+    """Re-initialize conv and linear weights; 'default' keeps torch's init. Biases keep torch's
+    default, as the course notes' xavier and torchvision's kaiming initializations do."""
     if scheme == "default":
         return
     for m in module.modules():
@@ -80,5 +81,3 @@ def init_weights(module: nn.Module, scheme: str, generator: torch.Generator | No
                 nn.init.xavier_uniform_(m.weight, generator=generator)
             else:
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
