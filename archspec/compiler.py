@@ -9,6 +9,7 @@ from archspec.limits import Limits
 from archspec.resources import params_problem, require_memory
 from archspec.spec.expand import Expander
 from archspec.spec.loader import parse_spec
+from archspec.train.recipe import recipe_problems
 
 GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion", "inplace"}
 RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep", "too-many-params", "out-of-memory"}
@@ -21,7 +22,7 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
     except ArchspecError as e:
         return Report.failed(e.diagnostics, e.sources)
     bad = [path for path, _ in schema_problems]
-    first = [d for _, d in schema_problems]
+    first = sorted([d for _, d in schema_problems] + recipe_problems(loaded), key=_position)
     if any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in bad):  # not inside an item or a block
         return Report.failed(first, loaded.sources, loaded)  # the spec's frame is broken: items can't be read
     problems = _block_problems(loaded)

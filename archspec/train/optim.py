@@ -10,8 +10,6 @@ import math
 import torch
 from torch import nn
 
-DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
-
 
 def build_optimizer(params, recipe: dict) -> torch.optim.Optimizer:
     name, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]

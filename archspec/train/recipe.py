@@ -1,5 +1,7 @@
 """Training options: one table gives the defaults and the JSON Schema of a `train:` recipe.
 
+Torch-free, so `archspec check` validates a spec's recipe too.
+
 Layers merge as command-line flags > --config file > the spec's `train:` > defaults. Each
 layer is validated on its own so an error points at the file, line and column it came from.
 A spec or config layer may also adapt itself to the data it is trained on: `for_data: {digits:
@@ -15,9 +17,8 @@ from jsonschema import Draft202012Validator
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
-from archspec.train.optim import DEFAULT_LR
-from archspec.train.transforms import canonical_transforms
 
+DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no lr
 _NUM = {"type": "number"}
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
@@ -126,6 +127,20 @@ def normalize(values: dict) -> tuple[dict, dict]:
     return out, aliases
 
 
+def spec_layer(spec) -> Layer:
+    """The spec's own `train:` section as the lowest recipe layer."""
+    return Layer("spec", spec.train or {}, spec.path or spec.name, spec.text, spec.locate)
+
+
+def recipe_problems(spec) -> list[Diagnostic]:
+    """The located mistakes in a spec's `train:` section (for `archspec check`), or []."""
+    try:
+        validate_layer(spec_layer(spec))
+    except SpecError as exc:
+        return exc.diagnostics
+    return []
+
+
 def validate_layer(layer: Layer) -> dict:
     """Schema-check one layer; every problem becomes a located diagnostic."""
     if not isinstance(layer.values, dict):
@@ -149,7 +164,7 @@ def validate_layer(layer: Layer) -> dict:
             canonical_transforms(values["transforms"])
         except ValueError as exc:
             diags.append(_diag(layer, ("transforms",) + exc.args[1], f"{_label(layer, 'transforms')}: {exc.args[0]}"))
-    if not diags and values.get("for_data"):
+    if isinstance(values.get("for_data"), dict) and values["for_data"]:  # checked even beside other mistakes
         if layer.origin == "flag":
             diags.append(_diag(layer, ("for_data",), "for_data belongs in a recipe, not on the command line"))
         else:
@@ -307,3 +322,78 @@ def yaml_locator(text: str, file: str) -> Callable[[tuple], Loc | None]:
         return Loc(file, mark.line + 1, mark.column + 1) if mark else None
 
     return locate
+
+
+# --- the transforms mapping ------------------------------------------------------------------
+HELP = {
+    "resize": "an integer size or [height, width]",
+    "normalize": "true (mean/std computed from the training data) or {mean: [...], std: [...]}",
+    "hflip": "a probability between 0 and 1 (true means 0.5)",
+    "random_resized_crop": "true or {scale: [min, max], ratio: [min, max]}",
+    "color_jitter": "a strength (e.g. 0.4) or {brightness: b, contrast: c, saturation: s}",
+}
+CROP_DEFAULT = {"scale": [0.08, 1.0], "ratio": [3 / 4, 4 / 3]}
+JITTER_KEYS = ("brightness", "contrast", "saturation")
+
+
+def canonical_transforms(raw: dict) -> dict:
+    """Validate and spell out a transforms mapping; raises ValueError(message, key_path)."""
+    if not isinstance(raw, dict):
+        raise ValueError("transforms must be a mapping, e.g. {resize: 96, hflip: 0.5}", ())
+    out = {}
+    for name, value in raw.items():
+        if name not in HELP:
+            raise ValueError(f"unknown transform '{name}'{did_you_mean(name, HELP)}; known: {', '.join(HELP)}", (name,))
+        if value is None or value is False:
+            continue
+        try:
+            out[name] = _canonical(name, value)
+        except (TypeError, ValueError, KeyError):
+            raise ValueError(f"{name}: {value!r} is not valid; expected {HELP[name]}", (name,)) from None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _canonical(name, value):
+    if name == "resize":
+        size = [value, value] if isinstance(value, int) and not isinstance(value, bool) else list(value)
+        if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+            raise ValueError
+        return size
+    if name == "normalize":
+        if value is True or value == "auto":
+            return "auto"
+        mean, std = _floats(value["mean"]), _floats(value["std"])
+        if set(value) - {"mean", "std"} or len(mean) != len(std) or min(std) <= 0:
+            raise ValueError
+        return {"mean": mean, "std": std}
+    if name == "hflip":
+        p = 0.5 if value is True else float(value)
+        if not 0 <= p <= 1:
+            raise ValueError
+        return p or None
+    if name == "random_resized_crop":
+        spec = dict(CROP_DEFAULT) if value is True else {**CROP_DEFAULT, **value}
+        scale, ratio = _floats(spec["scale"]), _floats(spec["ratio"])
+        if set(spec) - set(CROP_DEFAULT) or len(scale) != 2 or len(ratio) != 2:
+            raise ValueError
+        if not (0 < scale[0] <= scale[1] <= 1 and 0 < ratio[0] <= ratio[1]):
+            raise ValueError
+        return {"scale": scale, "ratio": ratio}
+    if name == "color_jitter":
+        if isinstance(value, dict):
+            if set(value) - set(JITTER_KEYS):
+                raise ValueError
+            jitter = {k: float(value.get(k, 0.0)) for k in JITTER_KEYS}
+        else:
+            jitter = {k: float(0.4 if value is True else value) for k in JITTER_KEYS}
+        if min(jitter.values()) < 0:
+            raise ValueError
+        return jitter if any(jitter.values()) else None
+    raise KeyError(name)
+
+
+def _floats(value) -> list[float]:
+    values = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else list(value)
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise ValueError
+    return [float(v) for v in values]

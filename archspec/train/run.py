@@ -77,7 +77,7 @@ def seed_everything(seed: int) -> None:
 
 def resolve_options(spec, flags: dict, config_path: str | None) -> rec.Resolved:
     """flags > --config file > the spec's train: > defaults."""
-    layers = [rec.Layer("spec", spec.train or {}, spec.path or spec.name, spec.text, spec.locate)]
+    layers = [rec.spec_layer(spec)]
     if config_path:
         try:
             text = Path(config_path).read_text()

@@ -28,7 +28,7 @@ def test_deep_nesting_is_refused_where_it_gets_too_deep(before, opening, closing
 
 
 def test_nesting_up_to_the_limit_is_read():
-    text = HEAD + "layers: [relu]\ntrain: {x: " + "[" * 60 + "1" + "]" * 60 + "}\n"
+    text = HEAD + "layers: [relu]\nparams: {x: " + "[" * 60 + "1" + "]" * 60 + "}\n"  # an unused param: free-form
     assert archspec.check(text).ok
 
 

@@ -7,16 +7,17 @@ import torch
 import torch.nn.functional as F
 
 from archspec.train import transforms as T
+from archspec.train.recipe import canonical_transforms
 
 
 def test_canonical_forms():
-    got = T.canonical_transforms({"resize": 96, "normalize": True, "hflip": True,
+    got = canonical_transforms({"resize": 96, "normalize": True, "hflip": True,
                                   "random_resized_crop": {"scale": [0.5, 1]}, "color_jitter": 0.2})
     assert got == {"resize": [96, 96], "normalize": "auto", "hflip": 0.5,
                    "random_resized_crop": {"scale": [0.5, 1.0], "ratio": [0.75, 4 / 3]},
                    "color_jitter": {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}}
-    assert T.canonical_transforms(got) == got  # idempotent: a resolved config reloads unchanged
-    assert T.canonical_transforms({"hflip": 0, "resize": None}) == {}
+    assert canonical_transforms(got) == got  # idempotent: a resolved config reloads unchanged
+    assert canonical_transforms({"hflip": 0, "resize": None}) == {}
 
 
 @pytest.mark.parametrize("raw, needle", [
@@ -25,7 +26,7 @@ def test_canonical_forms():
 ])
 def test_invalid_transforms_explain(raw, needle):
     with pytest.raises(ValueError) as exc:
-        T.canonical_transforms(raw)
+        canonical_transforms(raw)
     assert needle in exc.value.args[0]
 
 
@@ -79,7 +80,7 @@ def test_channel_stats_match_numpy():
 
 
 def test_pipeline_eval_is_deterministic_resize_then_normalize():
-    p = T.Pipeline(T.canonical_transforms({"resize": 4, "hflip": 1.0, "normalize": {"mean": [0.5], "std": [0.25]}}))
+    p = T.Pipeline(canonical_transforms({"resize": 4, "hflip": 1.0, "normalize": {"mean": [0.5], "std": [0.25]}}))
     x = torch.rand(2, 1, 8, 8)
     ref = (F.interpolate(x, size=(4, 4), mode="bilinear", align_corners=False, antialias=True) - 0.5) / 0.25
     torch.testing.assert_close(p(x, train=False), ref)
@@ -87,7 +88,7 @@ def test_pipeline_eval_is_deterministic_resize_then_normalize():
 
 
 def test_training_pipeline_is_replayable_from_the_generator_state():
-    p = T.Pipeline(T.canonical_transforms({"resize": 6, "random_resized_crop": True, "hflip": True,
+    p = T.Pipeline(canonical_transforms({"resize": 6, "random_resized_crop": True, "hflip": True,
                                            "color_jitter": 0.4}))
     x = torch.rand(3, 3, 8, 8)
     g = torch.Generator().manual_seed(7)
