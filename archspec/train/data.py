@@ -15,8 +15,10 @@ from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError
 from archspec.train import formats
 from archspec.train.download import download
+from archspec.train.recipe import DATA_KINDS
 
-SOURCES = ("digits", "mnist", "fashion-mnist", "cifar10", "npz:PATH", "folder:PATH", "synthetic[:N]")
+# the data kinds a recipe may name (recipe.DATA_KINDS), as users write them
+SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]"}.get(k, k) for k in DATA_KINDS)
 DEFAULT_VAL_SPLIT = 0.2
 SYNTHETIC_SIZE = 512
 
@@ -58,8 +60,7 @@ def load_data(recipe: dict, input_shape: tuple, num_classes: int, log=print) -> 
     elif kind == "synthetic":
         data = _synthetic(source, arg, input_shape, num_classes)
     else:
-        names = [s.split(":")[0] for s in SOURCES]
-        raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, names)}; "
+        raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
     return split_val(data, recipe["val_split"])
 
