@@ -170,6 +170,34 @@ def test_gpt_is_causal_and_accepts_shorter_sequences():
         gpt(torch.zeros(1, 17, dtype=torch.long))
 
 
+TORCH_NAMES = {  # a block's keys as torch's pre-norm nn.TransformerEncoderLayer names them
+    "vit": {"ln_1": "norm1", "self_attention": "self_attn", "ln_2": "norm2", "mlp.0": "linear1", "mlp.3": "linear2"},
+    "gpt": {"ln_1": "norm1", "attn.c_attn.weight": "self_attn.in_proj_weight", "attn.c_attn.bias":
+            "self_attn.in_proj_bias", "attn.c_proj": "self_attn.out_proj", "ln_2": "norm2", "mlp.c_fc": "linear1",
+            "mlp.c_proj": "linear2"},
+}
+
+
+@pytest.mark.parametrize("kind", TORCH_NAMES)
+def test_blocks_equal_torchs_pre_norm_encoder_layer(kind):
+    """ViT's and GPT's blocks are torch's pre-norm GELU encoder layer (GPT's with a causal mask)."""
+    torch.manual_seed(0)
+    if kind == "vit":
+        block, eps, mask = tf.EncoderBlock(2, 16, 64, 0.0, 0.0), 1e-6, None
+    else:
+        block, eps = tf.Block(tf.GPTConfig(n_head=2, n_embd=16)), 1e-5
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(9)
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 64, dropout=0.0, activation="gelu", layer_norm_eps=eps,
+                                             batch_first=True, norm_first=True)
+    renamed = {}
+    for key, value in block.state_dict().items():
+        prefix = next(p for p in TORCH_NAMES[kind] if key.startswith(p))
+        renamed[TORCH_NAMES[kind][prefix] + key[len(prefix):]] = value
+    layer.load_state_dict(renamed, strict=True)
+    x = torch.randn(2, 9, 16)
+    torch.testing.assert_close(block.eval()(x), layer.eval()(x, src_mask=mask, is_causal=mask is not None))
+
+
 def test_text_lstm_last_pool_reads_both_directions_final_states():
     torch.manual_seed(0)
     net = tf.TextLSTM(vocab_size=30, embed_dim=8, hidden_size=6, num_classes=3).eval()
