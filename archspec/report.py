@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from archspec.diagnostics import printable
 from archspec.errors import Diagnostic
-from archspec.shapes import show
+from archspec.compiler.infer import show
 
 BYTES_PER_ELEMENT = 4  # activations counted as float32
 

@@ -56,6 +56,6 @@ def _warn_memory(report) -> None:
 @plugin_option
 def schema():
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
-    from archspec.spec.schema import spec_schema
+    from archspec.lang.schema import spec_schema
 
     click.echo(json.dumps(spec_schema(), indent=2))

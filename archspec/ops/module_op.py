@@ -88,7 +88,7 @@ class ModuleOp(Op):
             raise ShapeRuleError(f"{self.name}: its {which} rule failed: {reason(e)}") from None
 
     def _kwargs(self, a: dict, xs) -> dict:
-        from archspec.spec.expr import ExprError, InputShape
+        from archspec.lang.expr import ExprError, InputShape
 
         kwargs = dict(a)
         for kw, attr in self.inputs.items():

@@ -12,7 +12,7 @@ import yaml
 
 import archspec
 from archspec import plugins
-from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES, TOP_KEYS
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS, MERGES, TOP_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(ROOT.glob("docs/*.md")) + sorted(ROOT.glob("README.md"))

@@ -24,7 +24,7 @@ def name_spec_params(top, report, generate, others) -> None:
     `generate(report)` gives (root template, text of the other classes) of another report;
     `others` is that text for this one. A param is taken only when it changes nothing but
     those literals: a class that would silently keep the old value makes it a trap."""
-    from archspec.compiler import check_spec
+    from archspec.compiler.pipeline import check_spec
 
     base = report.expanded.params
     for name, value in base.items():

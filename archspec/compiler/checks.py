@@ -6,7 +6,7 @@ from __future__ import annotations
 import networkx as nx
 
 from archspec.errors import Diagnostic
-from archspec.spec.model import Expanded
+from archspec.compiler.ir import Expanded
 
 INPUT = "input"  # node attribute `kind` of graph inputs
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from archspec.errors import Diagnostic, Loc, SpecError
-from archspec.spec.yaml_guard import check_events
+from archspec.lang.yaml_guard import check_events
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -245,7 +245,7 @@ def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
     if data is None:
         raise SpecError([Diagnostic(Loc(file, 1, 1), "empty", "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
     loaded = Spec(data=data, text=text, file=file, path=path, locs=locs, key_locs=key_locs)
-    from archspec.spec.schema import validate
+    from archspec.lang.schema import validate
 
     return loaded, validate(loaded)
 

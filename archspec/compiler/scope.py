@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archspec.spec.model import Value
+from archspec.compiler.ir import Value
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archspec.spec.expr import InputShape
-from archspec.spec.scope import Env
+from archspec.lang.expr import InputShape
+from archspec.compiler.scope import Env
 
 
 def _branch(ex, body, path, env, x, scope, frame):

@@ -1,6 +1,6 @@
 """Expansion: blocks, repeats, combinators and expressions -> primitive nodes.
 
-Shapes are inferred as each node is made (archspec.shapes), because expressions such as
+Shapes are inferred as each node is made (archspec.compiler.infer), because expressions such as
 `if: ${input.c != planes}` read the shape of the item's input. A failing item is
 reported and becomes a node without an op, so later items are still checked and the
 graph still knows what the failed item consumed.
@@ -14,11 +14,11 @@ from archspec.errors import Diagnostic, ResourceError
 from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
 from archspec.ops.base import describe
-from archspec.shapes import fits, infer
-from archspec.spec.expr import ExprError, InputShape, resolve
-from archspec.spec.model import Expanded, Node, Value
-from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
-from archspec.spec.scope import Env, Frame, Scope
+from archspec.compiler.infer import fits, infer
+from archspec.lang.expr import ExprError, InputShape, resolve
+from archspec.compiler.ir import Expanded, Node, Value
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS, MERGES
+from archspec.compiler.scope import Env, Frame, Scope
 
 
 class Fail(Exception):
@@ -184,7 +184,7 @@ class Expander:
 
     def expand_body(self, kind, body, path, env, x: Value, scope, frame, merge) -> Value:
         """layers / parallel / residual / dense, in an item or as a block's body."""
-        from archspec.spec import combinators
+        from archspec.compiler import combinators
 
         return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
 

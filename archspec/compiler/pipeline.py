@@ -3,12 +3,12 @@ and emission for build(). Everything before emission is pure Python (no torch)."
 from __future__ import annotations
 
 from archspec.errors import ArchspecError, Diagnostic, GraphError, ResourceError, ShapeError, SpecError
-from archspec.graph import block_cycles, check_graph, to_graph
+from archspec.compiler.checks import block_cycles, check_graph, to_graph
 from archspec.report import Report
 from archspec.limits import Limits
 from archspec.resources import params_problem, require_memory
-from archspec.spec.expand import Expander
-from archspec.spec.loader import parse_spec
+from archspec.compiler.expand import Expander
+from archspec.lang.loader import parse_spec
 from archspec.train.recipe import recipe_problems
 
 GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion", "inplace"}
@@ -55,7 +55,7 @@ def _position(d: Diagnostic) -> tuple:
 def _block_problems(spec) -> list[Diagnostic]:
     from archspec.ops import registry
 
-    from archspec.spec.schema import COMBINATORS, ITEM_KEYS
+    from archspec.lang.schema import COMBINATORS, ITEM_KEYS
 
     taken = {**{k: "an op" for k in registry()}, **{k: "a combinator" for k in COMBINATORS}, **{k: "an item key" for k in ITEM_KEYS}}
     shadowing = [
@@ -85,7 +85,7 @@ def build_module(spec, params: dict | None = None, limits: Limits | None = None)
     if not report.ok:
         raise error_for(report)
     require_memory(report, "cpu")  # before any weight exists
-    from archspec.emit import emit
+    from archspec.compiler.emit import emit
 
     module = emit(report)
     module.report = report
