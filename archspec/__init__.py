@@ -31,8 +31,9 @@ def check(spec, *, limits: Limits | None = None, **params):
 
 
 def build(spec, *, limits: Limits | None = None, **params):
-    """Compile a spec into a torch.fx.GraphModule; raises ArchspecError when it is invalid,
-    and ResourceError, before allocating, when it exceeds `limits` or the free memory."""
+    """Compile a spec into a torch.fx.GraphModule (its `report` attribute is the check it was
+    built from); raises ArchspecError when it is invalid, and ResourceError, before
+    allocating, when it exceeds `limits` or the free memory."""
     from archspec.compiler.pipeline import build_module
 
     limits, params = _limits(limits, params)

@@ -47,7 +47,7 @@ def describe_op(op) -> dict:
 
     return {
         "name": op.name, "doc": op.doc, "category": category(op),
-        "inputs": "2+" if op.arity is None else op.arity, "main_arg": op.main_arg,
+        "inputs": "2+" if op.variadic else len(op.roles), "main_arg": op.main_arg,
         "args": [{"name": a.name, "type": a.type.name, "required": a.required,
                   **({} if a.required else {"default": _plain(a.default)}), "doc": a.doc} for a in op.args],
         "plugin": origin(op.name), "checked_by_forward": bool(getattr(op, "checked_by_forward", False)),
@@ -81,7 +81,8 @@ def op_listing(chosen) -> str:
 def op_detail(op) -> str:
     from archspec.plugins import origin
 
-    lines = [f"{op.name}: {op.doc}", f"inputs: {'two or more (a merge)' if op.arity is None else 'one' if op.arity == 1 else op.arity}"]
+    count = "two or more (a merge)" if op.variadic else "one" if len(op.roles) == 1 else f"{len(op.roles)}: {', '.join(op.roles)}"
+    lines = [f"{op.name}: {op.doc}", f"inputs: {count}"]
     if op.main_arg:
         lines.append(f"scalar form: `{op.name}: VALUE` sets {op.main_arg}")
     if origin(op.name):

@@ -45,20 +45,20 @@ def dense(ex, body, path, env, x, scope, frame, merge):
         raise ex.fail(path, "type", "dense: expected {layers: [...], repeat: N}")
     times, template = ex.repeat_count(body["repeat"], path, frame)
     for i in range(times):
-        names = {**frame.names, "i": i, "input": InputShape(x.shape)}
+        names = {**frame.names, "i": i, "input": InputShape(ex.shape(x))}
         local = ex.evaluate(template, path + ("repeat", "id"), names) if template else None
         copy = scope.child(ex.claim(scope, local, path))
         copy_frame = replace(frame, names={**frame.names, "i": i})
         y = layers(ex, body["layers"], path + ("layers",), env, x, copy, copy_frame, None)
-        if y.shape is None:
+        if ex.shape(y) is None:
             return y
         x = ex.merge(None, "concat", path, [x, y], copy, copy_frame)
-        if x.shape is None:
+        if ex.shape(x) is None:
             return x
     return x
 
 
 def _merge(ex, kind, default, path, outs, scope, frame):
-    if any(o.shape is None for o in outs):
+    if any(ex.shape(o) is None for o in outs):
         return ex.poison(path, outs, frame)
     return ex.merge(kind, default, path, outs, scope, frame)

@@ -12,28 +12,44 @@ import torch
 import torch.fx as fx
 from torch.fx.proxy import GraphAppendingTracer
 
+from archspec.compiler.ir import Ref
 
-def emit(report) -> fx.GraphModule:
+
+def emit(report) -> "SpecModule":
+    """The module of a valid report, built from its graph."""
+    g = report.graph
     graph = fx.Graph()
     tracer = GraphAppendingTracer(graph)
     root = torch.nn.Module()
-    values: dict[str, fx.Node] = {}
-    inputs = report.input_shapes
+    values: dict[Ref, fx.Node] = {}
+    inputs = g.input_names()
     for name in inputs:
-        values[name] = graph.placeholder("x" if len(inputs) == 1 else name)
-    for node in report.nodes:
-        args = tuple(values[v.ref] for v in node.inputs)
-        module = node.op.module(node.args, [v.shape for v in node.inputs])
+        values[Ref(name)] = graph.placeholder("x" if len(inputs) == 1 else name)
+    for name in g.ops():
+        data, refs = g.nodes[name], g.inputs_of(name)
+        args = tuple(values[r] for r in refs)
+        module = data["op"].module(data["args"], [g.shape_of(r) for r in refs])
         if module is not None:
-            _install(root, node.name, module)
-            values[node.name] = graph.call_module(node.name, args)
+            _install(root, name, module)
+            values[Ref(name)] = graph.call_module(name, args)
         else:
-            result = node.op.apply(node.args, *(fx.Proxy(a, tracer) for a in args))
-            values[node.name] = result.node
-    outputs = [values[v.ref] for v in report.expanded.outputs]
+            result = data["op"].apply(data["args"], *(fx.Proxy(a, tracer) for a in args))
+            values[Ref(name)] = result.node
+    outputs = [values[ref] for ref in g.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
-    return fx.GraphModule(root, graph, class_name=_class_name(report.spec.name))
+    return SpecModule(root, graph, report)
+
+
+class SpecModule(fx.GraphModule):
+    """What archspec.build returns: a GraphModule whose forward is the spec's graph and whose
+    `report` is the check it was built from (shapes, counts, the IR). The report travels with
+    the module because its users (export, training) are handed the module and need those facts
+    without checking the spec again."""
+
+    def __init__(self, root: torch.nn.Module, graph: fx.Graph, report):
+        super().__init__(root, graph, class_name=_class_name(report.spec.name))
+        self.report = report
 
 
 def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:

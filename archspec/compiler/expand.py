@@ -1,9 +1,9 @@
-"""Expansion: blocks, repeats, combinators and expressions -> primitive nodes.
+"""Expansion: blocks, repeats, combinators and expressions -> op nodes of the IR (a Graph).
 
-Shapes are inferred as each node is made (archspec.compiler.infer), because expressions such as
-`if: ${input.c != planes}` read the shape of the item's input. A failing item is
-reported and becomes a node without an op, so later items are still checked and the
-graph still knows what the failed item consumed.
+Types are inferred as each node is added (archspec.compiler.infer), because expressions such
+as `if: ${input.c != planes}` read the shape of the item's input. A failing item is reported
+and becomes an error node, so later items are still checked and the graph still knows what
+the failed item consumed.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
 from archspec.ops.base import describe
 from archspec.compiler.infer import fits, infer
-from archspec.lang.expr import ExprError, InputShape, resolve
-from archspec.compiler.ir import Expanded, Node, Value
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS, MERGES
+from archspec.compiler.ir import Graph, Ref, Type
 from archspec.compiler.scope import Env, Frame, Scope
+from archspec.lang.expr import ExprError, InputShape, resolve
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS, MERGES
 
 
 class Fail(Exception):
@@ -30,7 +30,9 @@ class Fail(Exception):
 
 
 class Expander:
-    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=()):
+    """Expands one spec into a Graph; problems are appended to `diagnostics`, the pipeline's one list."""
+
+    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=(), diagnostics=None):
         self.spec = spec
         self.schema_errors = [p for p in schema_errors if p[:1] == ("layers",) or p[2:3] in [(k,) for k in COMBINATORS]]
         self.bad_blocks = {p[1] for p in schema_errors if p[:1] == ("blocks",) and (len(p) < 4 or p[2] not in COMBINATORS)}
@@ -38,26 +40,29 @@ class Expander:
         self.blocks = spec.data.get("blocks") or {}
         self.ops = registry()
         self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS)  # what may stand at an item's head
-        self.nodes: list[Node] = []
-        self.diagnostics: list[Diagnostic] = []
-        self.scopes: dict[str, tuple[str, dict]] = {}
+        self.graph = Graph(blocks={})
+        self.added = 0  # op and error nodes, against limits.max_nodes
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
         self.overrides = overrides
 
     # ---- entry point -------------------------------------------------------------------
-    def run(self) -> Expanded:
+    def run(self) -> Graph:
+        before = len(self.diagnostics)
         params = self.resolve_params()
         inputs = self.resolve_inputs(params)
-        result = Expanded(self.spec, params, {k: v.shape for k, v in inputs.items()})
-        if self.diagnostics:
-            result.diagnostics = self.diagnostics
-            return result
+        self.graph.graph["params"] = params
+        if len(self.diagnostics) > before:
+            return self.graph  # no outputs: nothing to check further
         self.root_params = params
         first = next(iter(inputs.values()))
         env = Env(first, ids=dict(inputs) if len(inputs) > 1 else {})
         last = self.expand_list(self.spec.data["layers"], ("layers",), env, Scope(), Frame(params))
-        result.outputs = self.resolve_outputs(env, last)
-        result.nodes, result.diagnostics, result.blocks = self.nodes, self.diagnostics, self.scopes
-        return result
+        self.graph.graph["outputs"] = self.resolve_outputs(env, last)
+        return self.graph
+
+    def shape(self, value: Ref) -> tuple | None:
+        """The value's shape; None when the item that made it failed."""
+        return self.graph.shape_of(value)
 
     def resolve_params(self) -> dict:
         declared = self.spec.params
@@ -73,7 +78,7 @@ class Expander:
                 self.diagnostics.append(self.spec.error(("params", key), "expr", f"param '{key}': {e}"))
         return names
 
-    def resolve_inputs(self, params: dict) -> dict[str, Value]:
+    def resolve_inputs(self, params: dict) -> dict[str, Ref]:
         raw = self.spec.data.get("input")
         named = raw if isinstance(raw, dict) else {"input": raw}
         out = {}
@@ -92,10 +97,10 @@ class Expander:
             if all(isinstance(d, int) and d >= 1 for d in shape) and not fits(shape):
                 self.diagnostics.append(self.spec.error(base, "too-large", "input shape has more than 2^63 - 1 elements, "
                                                         "more than a torch tensor can hold"))
-            out[str(name)] = Value(str(name), tuple(shape))
+            out[str(name)] = self.graph.add_input(str(name), Type(tuple(shape)), self.spec.locate(base))
         return out
 
-    def resolve_outputs(self, env: Env, last: Value) -> list[Value]:
+    def resolve_outputs(self, env: Env, last: Ref) -> list[Ref]:
         wanted = self.spec.data.get("outputs")
         if not wanted:
             return [last]
@@ -109,7 +114,7 @@ class Expander:
         return outs
 
     # ---- lists and items ---------------------------------------------------------------
-    def expand_list(self, items, path, env: Env, scope: Scope, frame: Frame, paths=None) -> Value:
+    def expand_list(self, items, path, env: Env, scope: Scope, frame: Frame, paths=None) -> Ref:
         """A chain: each item takes the previous output unless it says `from:`."""
         prev = env.input
         for k, item in enumerate(items):
@@ -123,12 +128,12 @@ class Expander:
                     env.ids[item["id"]] = prev
         return prev
 
-    def expand_item(self, item, path, env: Env, prev: Value, scope: Scope, frame: Frame) -> Value:
+    def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:
         if self.has_schema_error(path):
             return self.poison(path, [prev], frame)  # already reported by the schema
         head, body, mods = self.split(item, path)
         sources = self.sources(mods, path, env, prev)
-        if any(s.shape is None for s in sources) or head in self.bad_blocks:
+        if any(self.shape(s) is None for s in sources) or head in self.bad_blocks:
             return self.poison(path, sources, frame)
         try:
             result = self.expand_item_from(head, body, mods, path, env, sources, scope, frame)
@@ -145,8 +150,8 @@ class Expander:
         n = len(path)
         return any(p[:n] == path and (len(p) - n < 2 or p[n] not in COMBINATORS) for p in self.schema_errors)
 
-    def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Value:
-        names = {**frame.names, "input": InputShape(sources[0].shape)}
+    def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Ref:
+        names = {**frame.names, "input": InputShape(self.shape(sources[0]))}
         local = mods.get("id")
         if local is not None and str(local) in ("input",):
             raise self.fail(path + ("id",), "bad-id", "'input' is reserved: it names the list's input")
@@ -156,23 +161,23 @@ class Expander:
             return sources[0]  # a dropped item's id stands for its input
         return self.expand_head(head, body, mods, path, env, sources, scope, local, frame, mods.get("inline") is True)
 
-    def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Value:
+    def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Ref:
         times, template = self.repeat_count(mods["repeat"], path, frame)
         local = mods.get("id")
         target = scope if local is None else scope.child(self.claim(scope, local, path))
         current = sources
         for i in range(times):
-            names = {**frame.names, "i": i, "input": InputShape(current[0].shape)}
+            names = {**frame.names, "i": i, "input": InputShape(self.shape(current[0]))}
             if not self.keep(mods, path, names):
                 continue
             name = self.evaluate(template, path + ("repeat", "id"), names) if template else None
             copy_frame = replace(frame, names={**frame.names, "i": i})
             current = [self.expand_head(head, body, mods, path, env, current, target, name, copy_frame, mods.get("inline") is True)]
-            if current[0].shape is None:
+            if self.shape(current[0]) is None:
                 break
         return current[0]
 
-    def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Value:
+    def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Ref:
         if head in self.ops:
             return self.make_node(head, body, path, sources, scope, local, frame)
         if len(sources) > 1:
@@ -182,13 +187,13 @@ class Expander:
             return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
         return self.call_block(head, body, path, sources[0], child, frame, inline)
 
-    def expand_body(self, kind, body, path, env, x: Value, scope, frame, merge) -> Value:
+    def expand_body(self, kind, body, path, env, x: Ref, scope, frame, merge) -> Ref:
         """layers / parallel / residual / dense, in an item or as a block's body."""
         from archspec.compiler import combinators
 
         return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
 
-    def call_block(self, name, args, path, x: Value, scope: Scope, frame: Frame, inline: bool = False) -> Value:
+    def call_block(self, name, args, path, x: Ref, scope: Scope, frame: Frame, inline: bool = False) -> Ref:
         block, bpath = self.blocks[name], ("blocks", name)
         if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
             chain = " -> ".join(frame.blocks + (name,))
@@ -202,8 +207,8 @@ class Expander:
             if key not in declared:
                 hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (it takes no params)")
                 raise self.fail(path + (name, key), "unknown-param", f"block '{name}': unknown param '{key}'{hint}", key=True)
-        caller = {**frame.names, "input": InputShape(x.shape)}
-        names = {**self.root_params, "input": InputShape(x.shape)}
+        caller = {**frame.names, "input": InputShape(self.shape(x))}
+        names = {**self.root_params, "input": InputShape(self.shape(x))}
         for key, default in declared.items():
             if key in args:
                 names[key] = self.evaluate(args[key], path + (name, key), caller)
@@ -213,31 +218,31 @@ class Expander:
                 names[key] = self.evaluate(default, bpath + ("params", key), names)
         del names["input"]
         if not inline:
-            self.scopes[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
+            self.graph.blocks[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
         note = f"in block '{name}' called at {self.spec.locate(path)} ({scope.prefix[:-1] or 'top level'})"
         inner = Frame(names, (note,) + frame.notes, frame.blocks + (name,))
         kind = next(k for k in COMBINATORS if k in block)
         return self.expand_body(kind, block[kind], bpath, Env(x), x, scope, inner, block.get("merge"))
 
     # ---- nodes -------------------------------------------------------------------------
-    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Value:
+    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Ref:
         op = self.ops[op_name]
-        if op.arity == 1 and len(sources) != 1:
-            raise self.fail(path + ("from",), "arity", f"{op_name} takes one input, found {len(sources)} in from:")
-        if op.arity is None and len(sources) < 2:
+        if op.variadic and len(sources) < 2:
             raise self.fail(path, "arity", f"{op_name} merges two or more inputs: name them with from: [a, b]")
-        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(sources[0].shape)}, frame)
+        if not op.variadic and len(sources) != len(op.roles):
+            takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
+            raise self.fail(path + ("from",), "arity", f"{op_name} takes {takes}, found {len(sources)} in from:")
+        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(self.shape(sources[0]))}, frame)
         name = self.claim(scope, local, path)
-        node = Node(name, op, args, list(sources), self.spec.locate(path), frame.notes)
-        self.add(node)
-        problem = infer(node)
+        loc = self.spec.locate(path)
+        value = self.graph.add_op(name, op, args, list(sources), loc, frame.notes)
+        self.count(loc)
+        problem = infer(self.graph, name)
         if problem:
             self.diagnostics.append(problem)
-            node.op = None
-            return Value(name, None)
-        return Value(name, node.shape)
+        return value
 
-    def merge(self, kind, default, path, sources, scope, frame) -> Value:
+    def merge(self, kind, default, path, sources, scope, frame) -> Ref:
         """The merge node a combinator adds: concat/add/... of `sources`."""
         if kind is None:
             kind = default
@@ -264,16 +269,16 @@ class Expander:
             raise self.fail(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map)
         return args
 
-    def add(self, node: Node) -> None:
-        self.nodes.append(node)
-        if len(self.nodes) > self.limits.max_nodes:
-            raise ResourceError([Diagnostic(node.loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
+    def count(self, loc) -> None:
+        self.added += 1
+        if self.added > self.limits.max_nodes:
+            raise ResourceError([Diagnostic(loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
 
-    def poison(self, path, sources, frame) -> Value:
-        """A stand-in for an item that failed: it keeps its inputs used, and its shape unknown."""
-        name = f"<error at {self.spec.locate(path)}>"
-        self.nodes.append(Node(name, None, {}, [s for s in sources if s.shape is not None], self.spec.locate(path), frame.notes))
-        return Value(name, None)
+    def poison(self, path, sources, frame) -> Ref:
+        """An error node for an item that failed: it keeps its inputs used, and its type unknown."""
+        loc = self.spec.locate(path)
+        self.added += 1
+        return self.graph.add_error(f"<error at {loc}>", [s for s in sources if self.shape(s) is not None], loc, frame.notes)
 
     # ---- small helpers -----------------------------------------------------------------
     def split(self, item, path):
@@ -300,7 +305,7 @@ class Expander:
             raise self.fail(path + ("id",), "type", f"id: expected a name or an integer, found {describe(local)}")
         return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
 
-    def sources(self, mods, path, env, prev) -> list[Value]:
+    def sources(self, mods, path, env, prev) -> list[Ref]:
         if "from" not in mods:
             return [prev]
         wanted = mods["from"] if isinstance(mods["from"], list) else [mods["from"]]

@@ -1,8 +1,10 @@
-"""The shape pass for one node: run its op's pure-Python rule on its input shapes and
-store shape, parameter and MAC counts on the node. Failures become located diagnostics
-that name the node and every input shape."""
+"""The type pass, node by node: run an op's pure-Python shape rule on its inputs' shapes and
+store the output types on the node. It runs as expansion adds each node, because later items'
+expressions (`if: ${input.c != planes}`) read the shapes before them. A failure becomes a
+located diagnostic that names the node and every input shape, and the node an error node."""
 from __future__ import annotations
 
+from archspec.compiler.ir import ERROR, Type
 from archspec.errors import Diagnostic
 from archspec.ops.base import ShapeRuleError
 
@@ -23,28 +25,38 @@ def show(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def infer(node) -> Diagnostic | None:
-    """Fill node.shape/params/macs; return a diagnostic instead when the inputs do not fit."""
-    shapes = [v.shape for v in node.inputs]
+def infer(graph, name: str) -> Diagnostic | None:
+    """Set the `types` of op node `name`; or return the problem, the node made an error node."""
+    data = graph.nodes[name]
+    op = data["op"]
     try:
-        node.shape = tuple(node.op.shape(node.args, shapes))
-        node.params = node.op.params(node.args, shapes)
-        node.macs = node.op.macs(node.args, shapes, node.shape)
+        shape = tuple(op.shape(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)]))
     except ShapeRuleError as e:
-        message = str(e)
-        if not message.startswith(node.op.name):
-            message = f"{node.op.name}: {message}"
-        inputs = ", ".join(f"{v.ref} is {show(v.shape)}" for v in node.inputs)
-        listed = ", ".join(show(v.shape) for v in node.inputs)
-        if len(node.inputs) > 1 and message.endswith(listed):
-            message = message[: -len(listed)] + inputs  # name each input beside its shape
-        notes = [f"at node '{node.name}': input{'s' if len(node.inputs) > 1 else ''} {inputs}", *node.notes]
-        return Diagnostic(node.loc, "shape", message, notes)
-    bad = [d for d in node.shape if not isinstance(d, int) or d < 1]
-    if bad:
-        return Diagnostic(node.loc, "shape", f"{node.op.name}: output shape {show(node.shape)} has a size < 1", list(node.notes))
-    if not fits(node.shape):
-        return Diagnostic(node.loc, "too-large", f"{node.op.name}: output shape has more than 2^63 - 1 elements, "
-                          "more than a torch tensor can hold", list(node.notes))
+        return failed(graph, name, e)
+    problem = None
+    if any(not isinstance(d, int) or d < 1 for d in shape):
+        problem = Diagnostic(data["loc"], "shape", f"{op.name}: output shape {show(shape)} has a size < 1", list(data["notes"]))
+    elif not fits(shape):
+        problem = Diagnostic(data["loc"], "too-large", f"{op.name}: output shape has more than 2^63 - 1 elements, "
+                             "more than a torch tensor can hold", list(data["notes"]))
+    if problem:
+        data["kind"] = ERROR
+        return problem
+    data["types"] = (Type(shape),)
     return None
 
+
+def failed(graph, name: str, error: ShapeRuleError) -> Diagnostic:
+    """The diagnostic for an op rule that refused node `name`'s inputs; the node becomes an error node."""
+    data = graph.nodes[name]
+    data["kind"] = ERROR
+    op, refs = data["op"], graph.inputs_of(name)
+    message = str(error)
+    if not message.startswith(op.name):
+        message = f"{op.name}: {message}"
+    inputs = ", ".join(f"{graph.label(r)} is {show(graph.shape_of(r))}" for r in refs)
+    listed = ", ".join(show(graph.shape_of(r)) for r in refs)
+    if len(refs) > 1 and message.endswith(listed):
+        message = message[: -len(listed)] + inputs  # name each input beside its shape
+    notes = [f"at node '{name}': input{'s' if len(refs) > 1 else ''} {inputs}", *data["notes"]]
+    return Diagnostic(data["loc"], "shape", message, notes)

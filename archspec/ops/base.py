@@ -203,13 +203,15 @@ class Arg:
 class Op:
     """One primitive layer. Subclasses set `name`, `args`, `doc` and override the rules.
 
-    `arity` is 1 for ordinary layers and None for merges (two or more inputs).
-    An op either builds an nn.Module (`module`) or is a function of its inputs (`apply`).
+    `roles` name the inputs in order; a `variadic` op (a merge) takes two or more values
+    for its last role. An op either builds an nn.Module (`module`) or is a function of its
+    inputs (`apply`).
     """
 
     name: ClassVar[str] = ""
     args: ClassVar[tuple[Arg, ...]] = ()
-    arity: ClassVar[int | None] = 1
+    roles: ClassVar[tuple[str, ...]] = ("input",)
+    variadic: ClassVar[bool] = False
     doc: ClassVar[str] = ""
     main_arg: ClassVar[str | None] = None  # the argument a bare scalar stands for: `linear: 10`
 
@@ -229,6 +231,10 @@ class Op:
     def apply(self, a: dict, *xs):
         """Functional ops: compute the output from input tensors (traced by torch.fx)."""
         raise NotImplementedError(f"op {self.name} has neither module() nor apply()")
+
+    def role(self, k: int) -> str:
+        """The role of the k-th input."""
+        return self.roles[min(k, len(self.roles) - 1)]
 
     @property
     def arg_map(self) -> dict[str, Arg]:

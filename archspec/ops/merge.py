@@ -16,7 +16,8 @@ def listed(xs) -> str:
 
 
 class Merge(Op):
-    arity = None
+    roles = ("inputs",)
+    variadic = True
 
     def at_least_two(self, xs) -> None:
         if len(xs) < 2:

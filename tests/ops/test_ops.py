@@ -104,7 +104,7 @@ def test_every_op_has_a_strategy(op_strategies):
 def test_op_declaration(name):
     op = ops.get(name)
     assert op.name == name and op.doc and all(arg.doc for arg in op.args)
-    assert op.arity == (None if name in {"concat", "stack", "add", "mul", "max", "mean"} else 1)
+    assert op.variadic == (name in {"concat", "stack", "add", "mul", "max", "mean"}) and op.roles
     assert op.main_arg is None or op.main_arg in op.arg_map
     assert len({arg.name for arg in op.args}) == len(op.args)
 

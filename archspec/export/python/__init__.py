@@ -148,7 +148,7 @@ class _Generator:
 
     def _header(self) -> str:
         spec, r = self.report.spec, self.report
-        params = ", ".join(f"{k}={v!r}" for k, v in r.expanded.params.items())
+        params = ", ".join(f"{k}={v!r}" for k, v in r.graph.spec_params.items())
         ins = ", ".join((f"{k} " if len(r.input_shapes) > 1 else "") + batched(s) for k, s in r.input_shapes.items())
         outs = ", ".join(batched(s) for s in r.output_shapes.values())
         from archspec import __version__

@@ -32,12 +32,14 @@ EMPTY = inspect.Parameter.empty
 _built: dict[int, tuple] = {}
 
 
-def module_of(node):
-    """The node's module built on the meta device (no memory, no init), or None if functional."""
-    hit = _built.get(id(node))
-    if hit is None or hit[0] is not node:
+def module_of(graph, name: str):
+    """Op node `name`'s module built on the meta device (no memory, no init), or None if functional."""
+    hit = _built.get((id(graph), name))
+    if hit is None or hit[0] is not graph:
+        data = graph.nodes[name]
         with torch.device("meta"):
-            hit = _built[id(node)] = (node, node.op.module(node.args, [v.shape for v in node.inputs]))
+            module = data["op"].module(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)])
+        hit = _built[(id(graph), name)] = (graph, module)
     return hit[1]
 
 
