@@ -6,10 +6,7 @@ from dataclasses import dataclass, field
 from archspec.compiler.infer import show
 from archspec.compiler.ir import Graph, Ref
 from archspec.diagnostics import printable
-from archspec.errors import ArchspecError, Diagnostic, GraphError, ResourceError, ShapeError, SpecError
-
-GRAPH_CODES = {"unused", "unused-input", "cycle", "unknown-id", "recursion", "inplace"}
-RESOURCE_CODES = {"too-many-nodes", "too-large", "too-many", "too-deep", "too-many-params", "out-of-memory"}
+from archspec.errors import ArchspecError, Diagnostic, error_for
 
 BYTES_PER_ELEMENT = 4  # activations counted as float32
 
@@ -48,10 +45,8 @@ class Report:
         return self.graph is not None and not self.diagnostics
 
     def error(self) -> ArchspecError:
-        """The typed error that stands for a failed report (its first problem decides the type)."""
-        code = self.diagnostics[0].code if self.diagnostics else ""
-        cls = ShapeError if code == "shape" else GraphError if code in GRAPH_CODES else ResourceError if code in RESOURCE_CODES else SpecError
-        return cls(self.diagnostics, self.sources)
+        """The typed error that stands for a failed report (its first problem's code decides the type)."""
+        return error_for(self.diagnostics, self.sources)
 
     @property
     def sources(self) -> dict:

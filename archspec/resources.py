@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from archspec.errors import Diagnostic, ResourceError
+from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.report import BYTES_PER_ELEMENT, human_bytes
 
 FLAG = "--max-params"
@@ -76,7 +76,7 @@ def params_problem(report, max_params: int | None) -> Diagnostic | None:
     if max_params is None or report.params <= max_params:
         return None
     node = largest(report)
-    return Diagnostic(_loc(report, node), "too-many-params",
+    return Diagnostic(_loc(report, node), Code.TOO_MANY_PARAMS,
                       f"the model has {report.params:,} parameters, over the limit of {max_params:,} "
                       f"(raise it with {FLAG})", _largest_note(report, node))
 
@@ -90,7 +90,7 @@ def require_memory(report, device="cpu", batch: int = 1, param_copies: int = 1) 
     weights = f"{report.params:,} parameters x {BYTES_PER_ELEMENT} bytes" + (f" x {param_copies}" if param_copies > 1 else "")
     activations = f"{human_bytes(report.activation_bytes)} of activations" + (f" x {batch} samples" if batch > 1 else " for one sample")
     message = f"the model needs {human_bytes(need)} ({weights} + {activations}) but {device} has {human_bytes(free)} free"
-    raise ResourceError([Diagnostic(_loc(report, node), "out-of-memory", message, _largest_note(report, node))], report.sources)
+    raise ResourceError([Diagnostic(_loc(report, node), Code.OUT_OF_MEMORY, message, _largest_note(report, node))], report.sources)
 
 
 def _loc(report, node: str | None):

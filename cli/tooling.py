@@ -142,7 +142,7 @@ def new(name, source, output):
         path = _find(source, "--from")
         report = check(str(path))
         if not report.ok:
-            _fail(report, str(path))
+            raise report.error()
         try:
             text = renamed(path.read_text(encoding="utf-8"), name)
         except ArchspecError as e:
@@ -188,9 +188,9 @@ def diff(a, b, sets, sets_a, sets_b, fmt):
     for ref, own, option in ((a, sets_a, "--set-a"), (b, sets_b, "--set-b")):
         path = _find(ref, "A" if option == "--set-a" else "B")
         reports.append((ref, check(str(path), **{**common, **parse_sets(own, option)})))
-    for ref, report in reports:
+    for _, report in reports:
         if not report.ok:
-            _fail(report, ref)
+            raise report.error()
     result = compare(reports[0][1], reports[1][1])
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -241,15 +241,6 @@ def _find(ref: str, hint: str) -> Path:
         return find(ref)
     except ArchspecError as e:
         raise click.BadParameter(e.diagnostics[0].message, param_hint=hint) from None
-
-
-def _fail(report, path: str):
-    from archspec.diagnostics import render
-
-    click.echo(render(report.diagnostics, report.sources, color=sys.stderr.isatty()), err=True)
-    n = len(report.diagnostics)
-    click.echo(f"{n} error{'s' if n != 1 else ''} in {path}", err=True)
-    sys.exit(1)
 
 
 def table(header, rows, right=None) -> list[str]:

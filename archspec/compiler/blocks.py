@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from archspec.errors import Diagnostic
+from archspec.errors import Code, Diagnostic
 from archspec.lang.schema import COMBINATORS, ITEM_KEYS
 
 
@@ -13,7 +13,7 @@ def block_problems(spec) -> list[Diagnostic]:
 
     taken = {**{k: "an op" for k in registry()}, **{k: "a combinator" for k in COMBINATORS}, **{k: "an item key" for k in ITEM_KEYS}}
     shadowing = [
-        spec.error(("blocks", name), "shadows-op", f"block '{name}' has the name of {taken[name]}; rename the block", key=True)
+        spec.error(("blocks", name), Code.SHADOWS_OP, f"block '{name}' has the name of {taken[name]}; rename the block", key=True)
         for name in (spec.data.get("blocks") or {}) if name in taken
     ]
     bodies = []
@@ -21,7 +21,7 @@ def block_problems(spec) -> list[Diagnostic]:
         kinds = [k for k in COMBINATORS if k in block] if isinstance(block, dict) else [None]
         if len(kinds) != 1:
             found = f"found {', '.join(kinds)}" if kinds else "found none"
-            bodies.append(spec.error(("blocks", name), "block-body", f"block '{name}' needs one body: layers, parallel, "
+            bodies.append(spec.error(("blocks", name), Code.BLOCK_BODY, f"block '{name}' needs one body: layers, parallel, "
                                      f"residual or dense; {found}", key=True))
     return shadowing + bodies + block_cycles(spec)
 
@@ -43,7 +43,7 @@ def block_cycles(spec) -> list[Diagnostic]:
         first = cycle[0]
         chain = " -> ".join(cycle + [first])
         edge_path = calls.edges[first, cycle[1 % len(cycle)]]["path"]
-        problems.append(Diagnostic(spec.locate(edge_path, key=True), "cycle", f"blocks call each other in a cycle: {chain}"))
+        problems.append(Diagnostic(spec.locate(edge_path, key=True), Code.CYCLE, f"blocks call each other in a cycle: {chain}"))
         if len(problems) >= 10:
             break
     return problems

@@ -4,7 +4,7 @@ particular ops."""
 from __future__ import annotations
 
 from archspec.compiler.ir import INPUT, OP, Graph
-from archspec.errors import Diagnostic
+from archspec.errors import Code, Diagnostic
 
 
 def check_graph(graph: Graph) -> list[Diagnostic]:
@@ -15,9 +15,9 @@ def check_graph(graph: Graph) -> list[Diagnostic]:
         if graph.out_degree(name) or name in returned or data["kind"] not in (INPUT, OP):
             continue
         if data["kind"] == INPUT:
-            problems.append(Diagnostic(data["loc"], "unused-input", f"input '{name}' is never used"))
+            problems.append(Diagnostic(data["loc"], Code.UNUSED_INPUT, f"input '{name}' is never used"))
         else:
-            problems.append(Diagnostic(data["loc"], "unused", f"the output of '{name}' ({data['op'].name}) is never used: "
+            problems.append(Diagnostic(data["loc"], Code.UNUSED, f"the output of '{name}' ({data['op'].name}) is never used: "
                                        "name it in a later from:, in outputs:, or remove it", list(data["notes"])))
     return problems + inplace_conflicts(graph, returned)
 
@@ -37,7 +37,7 @@ def inplace_conflicts(graph: Graph, returned: set) -> list[Diagnostic]:
         if others:
             shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
             verb = "reads" if len(others) == 1 and readers else "read"
-            problems.append(Diagnostic(data["loc"], "inplace", f"{data['op'].name}: inplace: true would overwrite "
+            problems.append(Diagnostic(data["loc"], Code.INPLACE, f"{data['op'].name}: inplace: true would overwrite "
                                        f"'{source}', which {shown} also {verb}: drop inplace here", list(data["notes"])))
     return problems
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archspec.diagnostics import did_you_mean
-from archspec.errors import Diagnostic, ResourceError
+from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.limits import Limits  # noqa: F401 - also importable from here
 from archspec.ops import registry
 from archspec.ops.base import describe
@@ -69,13 +69,13 @@ class Expander:
         for key in self.overrides:
             if key not in declared:
                 hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (the spec declares no params)")
-                self.diagnostics.append(Diagnostic(None, "unknown-param", f"unknown param '{key}'{hint}"))
+                self.diagnostics.append(Diagnostic(None, Code.UNKNOWN_PARAM, f"unknown param '{key}'{hint}"))
         names: dict = {}
         for key, default in declared.items():
             try:
                 names[key] = self.overrides[key] if key in self.overrides else resolve(default, names)
             except ExprError as e:
-                self.diagnostics.append(self.spec.error(("params", key), "expr", f"param '{key}': {e}"))
+                self.diagnostics.append(self.spec.error(("params", key), Code.EXPR, f"param '{key}': {e}"))
         return names
 
     def resolve_inputs(self, params: dict) -> dict[str, Ref]:
@@ -89,13 +89,13 @@ class Expander:
                 try:
                     value = resolve(dim, params)
                 except ExprError as e:
-                    self.diagnostics.append(self.spec.error(base + (k,), "expr", str(e)))
+                    self.diagnostics.append(self.spec.error(base + (k,), Code.EXPR, str(e)))
                     continue
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    self.diagnostics.append(self.spec.error(base + (k,), "bad-input", f"input sizes must be positive integers, found {value!r}"))
+                    self.diagnostics.append(self.spec.error(base + (k,), Code.BAD_INPUT, f"input sizes must be positive integers, found {value!r}"))
                 shape.append(value)
             if all(isinstance(d, int) and d >= 1 for d in shape) and not fits(shape):
-                self.diagnostics.append(self.spec.error(base, "too-large", "input shape has more than 2^63 - 1 elements, "
+                self.diagnostics.append(self.spec.error(base, Code.TOO_LARGE, "input shape has more than 2^63 - 1 elements, "
                                                         "more than a torch tensor can hold"))
             out[str(name)] = self.graph.add_input(str(name), Type(tuple(shape)), self.spec.locate(base))
         return out
@@ -108,7 +108,7 @@ class Expander:
         for k, name in enumerate(wanted):
             value = env.lookup(name)
             if value is None:
-                self.diagnostics.append(self.spec.error(("outputs", k), "unknown-id", f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
+                self.diagnostics.append(self.spec.error(("outputs", k), Code.UNKNOWN_ID, f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
             else:
                 outs.append(value)
         return outs
@@ -154,7 +154,7 @@ class Expander:
         names = {**frame.names, "input": InputShape(self.shape(sources[0]))}
         local = mods.get("id")
         if local is not None and str(local) in ("input",):
-            raise self.fail(path + ("id",), "bad-id", "'input' is reserved: it names the list's input")
+            raise self.fail(path + ("id",), Code.BAD_ID, "'input' is reserved: it names the list's input")
         if "repeat" in mods:
             return self.expand_repeat(head, body, mods, path, env, sources, scope, frame)
         if not self.keep(mods, path, names):
@@ -181,7 +181,7 @@ class Expander:
         if head in self.ops:
             return self.make_node(head, body, path, sources, scope, local, frame)
         if len(sources) > 1:
-            raise self.fail(path + ("from",), "arity", f"'{head}' takes one input, found {len(sources)} in from:")
+            raise self.fail(path + ("from",), Code.ARITY, f"'{head}' takes one input, found {len(sources)} in from:")
         child = scope if inline else scope.child(self.claim(scope, local, path))
         if head in COMBINATORS:
             return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
@@ -199,21 +199,21 @@ class Expander:
             chain = " -> ".join(frame.blocks + (name,))
             message = f"blocks call each other without end: {chain}" if name in frame.blocks else \
                 f"blocks call blocks more than {self.limits.max_block_depth} deep: {chain}"
-            raise self.fail(path + (name,), "recursion", message, key=True)
+            raise self.fail(path + (name,), Code.RECURSION, message, key=True)
         if args is not None and not isinstance(args, dict):
-            raise self.fail(path + (name,), "type", f"block '{name}' takes a mapping of params, found {args!r}")
+            raise self.fail(path + (name,), Code.TYPE, f"block '{name}' takes a mapping of params, found {args!r}")
         args, declared = args or {}, block.get("params") or {}
         for key in args:
             if key not in declared:
                 hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (it takes no params)")
-                raise self.fail(path + (name, key), "unknown-param", f"block '{name}': unknown param '{key}'{hint}", key=True)
+                raise self.fail(path + (name, key), Code.UNKNOWN_PARAM, f"block '{name}': unknown param '{key}'{hint}", key=True)
         caller = {**frame.names, "input": InputShape(self.shape(x))}
         names = {**self.root_params, "input": InputShape(self.shape(x))}
         for key, default in declared.items():
             if key in args:
                 names[key] = self.evaluate(args[key], path + (name, key), caller)
             elif default == "required":
-                raise self.fail(path + (name,), "missing-param", f"block '{name}': missing required param '{key}'", key=True)
+                raise self.fail(path + (name,), Code.MISSING_PARAM, f"block '{name}': missing required param '{key}'", key=True)
             else:
                 names[key] = self.evaluate(default, bpath + ("params", key), names)
         del names["input"]
@@ -228,10 +228,10 @@ class Expander:
     def make_node(self, op_name, body, path, sources, scope, local, frame) -> Ref:
         op = self.ops[op_name]
         if op.variadic and len(sources) < 2:
-            raise self.fail(path, "arity", f"{op_name} merges two or more inputs: name them with from: [a, b]")
+            raise self.fail(path, Code.ARITY, f"{op_name} merges two or more inputs: name them with from: [a, b]")
         if not op.variadic and len(sources) != len(op.roles):
             takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
-            raise self.fail(path + ("from",), "arity", f"{op_name} takes {takes}, found {len(sources)} in from:")
+            raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(sources)} in from:")
         args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(self.shape(sources[0]))}, frame)
         name = self.claim(scope, local, path)
         loc = self.spec.locate(path)
@@ -249,7 +249,7 @@ class Expander:
         else:
             kind = self.evaluate(kind, path, frame.names)
             if kind not in MERGES:
-                raise self.fail(path, "choice", f"merge must be one of {', '.join(MERGES)}, found {kind!r}{did_you_mean(kind, MERGES)}")
+                raise self.fail(path, Code.CHOICE, f"merge must be one of {', '.join(MERGES)}, found {kind!r}{did_you_mean(kind, MERGES)}")
         return self.make_node(kind, None, path, sources, scope, None, frame)
 
     def op_args(self, op, body, path, names, frame) -> dict:
@@ -260,19 +260,19 @@ class Expander:
         elif op.main_arg:
             given = {op.main_arg: self.evaluate(body, path, names)}
         else:
-            raise self.fail(path, "type", f"{op.name}: expected a mapping of arguments, found {body!r}")
+            raise self.fail(path, Code.TYPE, f"{op.name}: expected a mapping of arguments, found {body!r}")
         args, problems = op.check_args(given)
         for arg, message in problems[1:]:
-            self.report(self.spec.error(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map), frame)
+            self.report(self.spec.error(path + (arg,) if arg else path, Code.BAD_ARG, message, key=arg not in op.arg_map), frame)
         if problems:
             arg, message = problems[0]
-            raise self.fail(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map)
+            raise self.fail(path + (arg,) if arg else path, Code.BAD_ARG, message, key=arg not in op.arg_map)
         return args
 
     def count(self, loc) -> None:
         self.added += 1
         if self.added > self.limits.max_nodes:
-            raise ResourceError([Diagnostic(loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
+            raise ResourceError([Diagnostic(loc, Code.TOO_MANY_NODES, f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
 
     def poison(self, path, sources, frame) -> Ref:
         """An error node for an item that failed: it keeps its inputs used, and its type unknown."""
@@ -286,23 +286,23 @@ class Expander:
         if isinstance(item, str):
             item = {item: None}
         if not isinstance(item, dict):
-            raise self.fail(path, "type", f"expected an item (an op name or a mapping), found {item!r}")
+            raise self.fail(path, Code.TYPE, f"expected an item (an op name or a mapping), found {item!r}")
         heads = [k for k in item if k not in ITEM_KEYS]
         if not heads:
-            raise self.fail(path, "no-op", "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
+            raise self.fail(path, Code.NO_OP, "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
         for head in heads:
             if head not in self.heads:
-                raise self.fail(path + (head,), "unknown-op", f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
+                raise self.fail(path + (head,), Code.UNKNOWN_OP, f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
         if len(heads) > 1:
-            raise self.fail(path + (heads[1],), "two-ops", f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
+            raise self.fail(path + (heads[1],), Code.TWO_OPS, f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
         head = heads[0]
         if "merge" in item and head not in ("parallel", "residual"):
-            raise self.fail(path + ("merge",), "bad-key", "merge: belongs to parallel or residual items", key=True)
+            raise self.fail(path + ("merge",), Code.BAD_KEY, "merge: belongs to parallel or residual items", key=True)
         if item.get("inline") and (head in self.ops or "repeat" in item and "id" in item):
-            raise self.fail(path + ("inline",), "bad-key", "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
+            raise self.fail(path + ("inline",), Code.BAD_KEY, "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
         local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
         if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
-            raise self.fail(path + ("id",), "type", f"id: expected a name or an integer, found {describe(local)}")
+            raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
         return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
 
     def sources(self, mods, path, env, prev) -> list[Ref]:
@@ -316,7 +316,7 @@ class Expander:
                 found.append(value)
             elif missing is None:
                 where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
-                missing = self.fail(where, "unknown-id", f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
+                missing = self.fail(where, Code.UNKNOWN_ID, f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
                                     "(from: names earlier items of this list or of an enclosing one)")
         if missing:
             missing.consumed = found
@@ -328,7 +328,7 @@ class Expander:
             return True
         value = self.evaluate(mods["if"], path + ("if",), names)
         if not isinstance(value, bool):
-            raise self.fail(path + ("if",), "type", f"if: expected true or false, found {value!r}")
+            raise self.fail(path + ("if",), Code.TYPE, f"if: expected true or false, found {value!r}")
         return value
 
     def repeat_count(self, spec, path, frame) -> tuple[int, object]:
@@ -336,23 +336,23 @@ class Expander:
         where = path + ("repeat", "times") if isinstance(spec, dict) else path + ("repeat",)
         times = self.evaluate(times, where, frame.names)
         if not isinstance(times, int) or isinstance(times, bool) or times < 0:
-            raise self.fail(where, "type", f"repeat: expected a count >= 0, found {times!r}")
+            raise self.fail(where, Code.TYPE, f"repeat: expected a count >= 0, found {times!r}")
         if times > self.limits.max_repeat:
-            raise self.fail(where, "too-many", f"repeat: {times:,} copies is over the limit of {self.limits.max_repeat:,} (raise it with --max-repeat)")
+            raise self.fail(where, Code.TOO_MANY, f"repeat: {times:,} copies is over the limit of {self.limits.max_repeat:,} (raise it with --max-repeat)")
         return times, template
 
     def claim(self, scope: Scope, local, path) -> str:
         try:
             return scope.claim(local)
         except KeyError as e:
-            raise self.fail(path + ("id",) if local is not None else path, "duplicate-id",
+            raise self.fail(path + ("id",) if local is not None else path, Code.DUPLICATE_ID,
                             f"the name '{scope.prefix}{e.args[0]}' is already taken in this scope") from None
 
     def evaluate(self, value, path, names):
         try:
             return resolve(value, names)
         except ExprError as e:
-            raise self.fail(path, "expr", f"bad expression: {e}") from None
+            raise self.fail(path, Code.EXPR, f"bad expression: {e}") from None
 
     def fail(self, path, code, message, key=False) -> Fail:
         return Fail(self.spec.error(path, code, message, key=key))

@@ -5,7 +5,7 @@ located diagnostic that names the node and every input shape, and the node an er
 from __future__ import annotations
 
 from archspec.compiler.ir import ERROR, Type
-from archspec.errors import Diagnostic
+from archspec.errors import Code, Diagnostic
 from archspec.ops.base import ShapeRuleError
 
 MAX_ELEMENTS = 2**63 - 1  # the most elements a torch tensor can index
@@ -35,9 +35,9 @@ def infer(graph, name: str) -> Diagnostic | None:
         return failed(graph, name, e)
     problem = None
     if any(not isinstance(d, int) or d < 1 for d in shape):
-        problem = Diagnostic(data["loc"], "shape", f"{op.name}: output shape {show(shape)} has a size < 1", list(data["notes"]))
+        problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(shape)} has a size < 1", list(data["notes"]))
     elif not fits(shape):
-        problem = Diagnostic(data["loc"], "too-large", f"{op.name}: output shape has more than 2^63 - 1 elements, "
+        problem = Diagnostic(data["loc"], Code.TOO_LARGE, f"{op.name}: output shape has more than 2^63 - 1 elements, "
                              "more than a torch tensor can hold", list(data["notes"]))
     if problem:
         data["kind"] = ERROR
@@ -59,4 +59,4 @@ def failed(graph, name: str, error: ShapeRuleError) -> Diagnostic:
     if len(refs) > 1 and message.endswith(listed):
         message = message[: -len(listed)] + inputs  # name each input beside its shape
     notes = [f"at node '{name}': input{'s' if len(refs) > 1 else ''} {inputs}", *data["notes"]]
-    return Diagnostic(data["loc"], "shape", message, notes)
+    return Diagnostic(data["loc"], Code.SHAPE, message, notes)

@@ -7,7 +7,7 @@ from archspec.compiler.blocks import block_problems
 from archspec.compiler.checks import check_graph
 from archspec.compiler.counts import count
 from archspec.compiler.expand import Expander
-from archspec.errors import ArchspecError, Diagnostic
+from archspec.errors import ArchspecError, Code, Diagnostic
 from archspec.lang.loader import parse_spec
 from archspec.limits import Limits
 from archspec.report import Report
@@ -38,7 +38,7 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
         return report.sorted()
     except RecursionError:  # blocks within blocks within sub-lists, each within the limits
         where = loaded.locate(("layers",), key=True)
-        diagnostics.append(Diagnostic(where, "too-deep", "blocks and sub-lists are nested too deeply to expand: "
+        diagnostics.append(Diagnostic(where, Code.TOO_DEEP, "blocks and sub-lists are nested too deeply to expand: "
                                       "flatten some of them"))
         return report.sorted()
     if graph.outputs:

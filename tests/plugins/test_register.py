@@ -185,5 +185,5 @@ def test_cli_bad_plugin_is_a_usage_error(fresh_registry, tmp_path, value, messag
     spec.write_text("archspec: 1\ninput: [4]\nlayers: [relu]\n")
     result = CliRunner().invoke(main, ["check", str(spec), "--plugin", value])
     assert result.exit_code == 2
-    assert f"Error: Invalid value for '--plugin': {message}" in result.output
+    assert f"error: Invalid value for '--plugin': {message}" in result.output
     assert "Traceback" not in result.output
