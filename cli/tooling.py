@@ -32,7 +32,7 @@ def ops(name, fmt):
         from archspec.diagnostics import did_you_mean
 
         raise click.BadParameter(f"unknown op '{name}'{did_you_mean(name, table)}", param_hint="NAME")
-    chosen = [table[name]] if name else [table[k] for k in table]
+    chosen = [table[name]] if name else sorted(table.values(), key=lambda op: (category(op) == "plugin", category(op)))
     if fmt == "json":
         described = [describe_op(op) for op in chosen]
         click.echo(json.dumps(described[0] if name else described, indent=2))
@@ -47,7 +47,7 @@ def describe_op(op) -> dict:
 
     return {
         "name": op.name, "doc": op.doc, "category": category(op),
-        "inputs": "2+" if op.variadic else len(op.roles), "main_arg": op.main_arg,
+        "inputs": "2+" if op.variadic else len(op.roles), "roles": list(op.roles), "main_arg": op.main_arg,
         "args": [{"name": a.name, "type": a.type.name, "required": a.required,
                   **({} if a.required else {"default": _plain(a.default)}), "doc": a.doc} for a in op.args],
         "plugin": origin(op.name), "checked_by_forward": bool(getattr(op, "checked_by_forward", False)),
@@ -57,7 +57,7 @@ def describe_op(op) -> dict:
 def category(op) -> str:
     from archspec.plugins import origin
 
-    return "plugin" if origin(op.name) else type(op).__module__.rsplit(".", 1)[-1]
+    return "plugin" if origin(op.name) else op.family
 
 
 def signature(op) -> str:

@@ -12,13 +12,13 @@ from dataclasses import replace
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.limits import Limits  # noqa: F401 - also importable from here
-from archspec.ops import registry
+from archspec.ops import merges, registry
 from archspec.ops.base import describe
 from archspec.compiler.infer import fits, infer
 from archspec.compiler.ir import Graph, Ref, Type
 from archspec.compiler.scope import Env, Frame, Scope
 from archspec.lang.expr import ExprError, InputShape, resolve
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS, MERGES
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS
 
 
 class Fail(Exception):
@@ -248,8 +248,9 @@ class Expander:
             kind = default
         else:
             kind = self.evaluate(kind, path, frame.names)
-            if kind not in MERGES:
-                raise self.fail(path, Code.CHOICE, f"merge must be one of {', '.join(MERGES)}, found {kind!r}{did_you_mean(kind, MERGES)}")
+            names = merges()
+            if kind not in names:
+                raise self.fail(path, Code.CHOICE, f"merge must be one of {', '.join(names)}, found {kind!r}{did_you_mean(kind, names)}")
         return self.make_node(kind, None, path, sources, scope, None, frame)
 
     def op_args(self, op, body, path, names, frame) -> dict:

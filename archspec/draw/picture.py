@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from archspec.compiler.ir import Ref
 from archspec.ops.base import REQUIRED
 
-MERGE_FAMILY = "merge"
 
 
 @dataclass
@@ -18,7 +17,7 @@ class Box:
     title: str
     details: list[str]
     shape: tuple | None
-    family: str  # colour group: the op's module (conv, norm, activation, ...), or the kind
+    family: str  # colour group: the op's family (conv, norm, activation, ...), or the kind
 
 
 @dataclass
@@ -111,10 +110,9 @@ def _edges(g, rep) -> list[tuple[str, str]]:
 def _op_box(g, name: str) -> Box:
     op = g.nodes[name]["op"]
     local = name.rsplit(".", 1)[-1]
-    family = type(op).__module__.rsplit(".", 1)[-1]
     kind = "merge" if op.variadic else "op"
     title = op.name if local.isdigit() or local == op.name else f"{local}: {op.name}"
-    return Box(name, kind, title, _args(op, g.nodes[name]["args"]), g.shape_of(Ref(name)), family)
+    return Box(name, kind, title, _args(op, g.nodes[name]["args"]), g.shape_of(Ref(name)), op.family)
 
 
 def _args(op, args: dict) -> list[str]:

@@ -6,10 +6,9 @@ import functools
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic
-from archspec.ops import registry
+from archspec.ops import merges, registry
 
 COMBINATORS = ("layers", "parallel", "residual", "dense")
-MERGES = ("concat", "add", "mul", "max", "mean", "stack")
 ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge")
 TOP_KEYS = ("archspec", "name", "doc", "input", "params", "blocks", "layers", "outputs", "train")
 BLOCK_KEYS = ("params", "doc", "merge") + COMBINATORS
@@ -49,7 +48,7 @@ def spec_schema() -> dict:
             "properties": {"layers": items_ref, "repeat": {"$ref": "#/$defs/repeat"}},
             "description": "repeat times: x = concat(x, layers(x))",
         },
-        "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "description": "how parallel branches or a residual are merged"},
+        "merge": {"anyOf": [{"enum": list(merges())}, EXPR], "description": "how parallel branches or a residual are merged"},
     }
     item_props = {
         "id": {"$ref": "#/$defs/id"},

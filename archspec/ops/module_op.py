@@ -20,6 +20,8 @@ class PluginError(ArchspecError):
 class ModuleOp(Op):
     """An op made from an nn.Module class: spec arguments and input sizes become its constructor keywords."""
 
+    family = "plugin"
+
     def __init__(self, module_class: type, name: str, args=(), inputs: dict | None = None, shape: Callable | None = None,
                  params: Callable | None = None, macs: Callable | None = None, doc: str | None = None,
                  main_arg: str | None = None):

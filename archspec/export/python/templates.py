@@ -39,7 +39,7 @@ class Call:
 class Func:
     """A functional node (a merge, reshape, permute): an expression in forward."""
 
-    op: str
+    op: object  # the Op
     args: dict
 
 
@@ -74,7 +74,7 @@ def shape(body) -> tuple:
         return ("call", id(body.cls))
     if isinstance(body, Seq):
         return ("seq", tuple((name, shape(b)) for name, b in body.items))
-    return ("func", body.op, repr(sorted(body.args.items())))
+    return ("func", body.op.name, repr(sorted(body.args.items())))
 
 
 def values(body, path=()):
@@ -138,7 +138,7 @@ def body_of(scope, entry, classes) -> object:
     module = module_of(scope.graph, entry.node)
     if module is None:
         data = scope.graph.nodes[entry.node]
-        return Func(data["op"].name, dict(data["args"]))
+        return Func(data["op"], dict(data["args"]))
     return Leaf(ctor(module, entry.node))
 
 
