@@ -7,6 +7,7 @@ from archspec.compiler.infer import show
 from archspec.compiler.ir import Graph, Ref
 from archspec.diagnostics import printable
 from archspec.errors import ArchspecError, Diagnostic, error_for
+from archspec.table import table
 
 BYTES_PER_ELEMENT = 4  # activations counted as float32
 
@@ -138,21 +139,13 @@ class Report:
         return out
 
     def table(self, depth: int | None = None) -> str:
-        rows = self.rows(depth)
-        header = ("name", "op", "output shape", "params", "MACs")
-        cells = [(r.name, r.op, show(r.shape) if r.shape else "?", f"{r.params:,}", human(r.macs)) for r in rows]
-        widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
-        right = (False, False, False, True, True)
-
-        def line(values):
-            return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-
+        cells = [(r.name, r.op, show(r.shape) if r.shape else "?", f"{r.params:,}", human(r.macs)) for r in self.rows(depth)]
+        columns = table(("name", "op", "output shape", "params", "MACs"), cells, right=(False, False, False, True, True))
         inputs = ", ".join(show(v) if k == "input" else f"{k} {show(v)}" for k, v in self.input_shapes.items())
         outputs = ", ".join(f"{show(v)} ({k})" for k, v in self.output_shapes.items())
         title = f"{self.spec.name}: {self.spec.doc}" if self.spec.doc else self.spec.name
-        rule = "-" * len(line(header))
         return printable("\n".join([
-            title, f"input: {inputs}", "", line(header), rule, *(line(c) for c in cells), rule,
+            title, f"input: {inputs}", "", *columns, columns[1],
             f"output:             {outputs}",
             f"parameters:         {self.params:,}",
             f"trainable:          {self.trainable_params:,}",

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from archspec.cli.options import parse_sets, set_option
+from archspec.export import FORMATS
 
-FORMATS = ("onnx", "torchscript", "python")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from archspec.cli.options import parse_sets, set_option
-
-FORMATS = ("svg", "png", "dot", "mermaid")
+from archspec.draw import FORMATS
 
 
 @click.command()

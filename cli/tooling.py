@@ -10,6 +10,9 @@ from pathlib import Path
 import click
 
 from archspec.cli.options import parse_sets, plugin_option, set_option
+from archspec.table import table
+
+WIDTH = 100  # the longest rule under a table's header
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
                              help="Text for people or JSON for tools.")
@@ -27,17 +30,17 @@ def ops(name, fmt):
     """
     from archspec.ops import registry
 
-    table = registry()
-    if name is not None and name not in table:
+    known = registry()
+    if name is not None and name not in known:
         from archspec.diagnostics import did_you_mean
 
-        raise click.BadParameter(f"unknown op '{name}'{did_you_mean(name, table)}", param_hint="NAME")
-    chosen = [table[name]] if name else sorted(table.values(), key=lambda op: (category(op) == "plugin", category(op)))
+        raise click.BadParameter(f"unknown op '{name}'{did_you_mean(name, known)}", param_hint="NAME")
+    chosen = [known[name]] if name else sorted(known.values(), key=lambda op: (category(op) == "plugin", category(op)))
     if fmt == "json":
         described = [describe_op(op) for op in chosen]
         click.echo(json.dumps(described[0] if name else described, indent=2))
     elif name:
-        click.echo(op_detail(table[name]))
+        click.echo(op_detail(known[name]))
     else:
         click.echo(op_listing(chosen))
 
@@ -89,7 +92,7 @@ def op_detail(op) -> str:
         how = "checked by a forward pass on the meta device" if getattr(op, "checked_by_forward", False) else "own shape rule"
         lines.append(f"plugin: {origin(op.name)} ({how})")
     rows = [(a.name, a.type.name, "required" if a.required else yaml_value(a.default), a.doc) for a in op.args]
-    lines += ["", *table(("argument", "type", "default", "meaning"), rows)] if rows else ["", "no arguments"]
+    lines += ["", *table(("argument", "type", "default", "meaning"), rows, width=WIDTH)] if rows else ["", "no arguments"]
     return "\n".join(lines)
 
 
@@ -114,7 +117,7 @@ def list_specs(folder, fmt):
     else:
         rows = [(e.spec, _shapes(e.input) if e.ok else "?", f"{e.params:,}" if e.ok else f"invalid ({e.errors} errors)",
                  _cut(e.doc, 72)) for e in entries]
-        click.echo("\n".join(table(("spec", "input", "params", "doc"), rows, right=(False, False, True, False))))
+        click.echo("\n".join(table(("spec", "input", "params", "doc"), rows, right=(False, False, True, False), width=WIDTH)))
     bad = [e for e in entries if not e.ok]
     for e in bad:
         click.echo(f"{e.path}: invalid: run `archspec check {e.path}` for the errors", err=True)
@@ -214,7 +217,7 @@ def diff_text(result, labels) -> str:
             else:
                 op, details = node["op"], f"shape {yaml_value(node['shape'])}, {node['params']:,} params"
             rows.append((c.kind, c.name, op, details))
-        lines += [*table(("", "node", "op", "A -> B" if any(c.kind == "~" for c in result.changes) else ""), rows), ""]
+        lines += [*table(("", "node", "op", "A -> B" if any(c.kind == "~" for c in result.changes) else ""), rows, width=WIDTH), ""]
     t = result.totals()
     nodes = f"{t['nodes'][0]} -> {t['nodes'][1]} ({result.count('+')} added, {result.count('-')} removed, {result.count('~')} changed)"
     (pa, pb), (ma, mb) = t["params"], t["macs"]
@@ -241,18 +244,6 @@ def _find(ref: str, hint: str) -> Path:
         return find(ref)
     except ArchspecError as e:
         raise click.BadParameter(e.diagnostics[0].message, param_hint=hint) from None
-
-
-def table(header, rows, right=None) -> list[str]:
-    """Aligned columns, header underlined; `right` marks right-aligned columns."""
-    right = right or (False,) * len(header)
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-
-    def line(values):
-        return "  ".join(str(v).rjust(w) if r else str(v).ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-
-    body = [line(r) for r in rows]
-    return [line(header), "-" * min(max(len(x) for x in [line(header), *body]), 100), *body]
 
 
 def yaml_value(value) -> str:

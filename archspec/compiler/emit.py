@@ -48,7 +48,7 @@ class SpecModule(fx.GraphModule):
     without checking the spec again."""
 
     def __init__(self, root: torch.nn.Module, graph: fx.Graph, report):
-        super().__init__(root, graph, class_name=_class_name(report.spec.name))
+        super().__init__(root, graph, class_name=class_name(report.spec.name))
         self.report = report
 
 
@@ -64,7 +64,8 @@ def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
     owner.add_module(leaf, module)
 
 
-def _class_name(name: str) -> str:
+def class_name(name: str) -> str:
+    """A Python class name for a spec or block name: resnet18 -> Resnet18, d2l-net -> D2lNet."""
     words = re.split(r"[^A-Za-z0-9]+", name)
     joined = "".join(w[:1].upper() + w[1:] for w in words if w)
     return joined if joined[:1].isalpha() else "Net" + joined

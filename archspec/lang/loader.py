@@ -2,7 +2,8 @@
 
 Locations live in a side table keyed by the path from the root (('layers', 3, 'conv2d',
 'out')), so the data stays plain dicts and lists and JSON Schema errors, whose paths
-have the same form, map straight back to lines.
+have the same form, map straight back to lines. This is archspec's one YAML location
+finder: a spec's, and any other YAML file's (`locate_in`).
 """
 from __future__ import annotations
 
@@ -48,15 +49,48 @@ SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool",
 
 
 @dataclass
+class Locations:
+    """Where each key and value of a YAML document is, by its path from the root."""
+
+    file: str
+    values: dict = field(default_factory=dict)  # path -> Loc of the value
+    keys: dict = field(default_factory=dict)  # path -> Loc of the mapping key that leads to it
+
+    def locate(self, path: tuple, key: bool = False) -> Loc:
+        """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
+        path = tuple(path)
+        table = self.keys if key else self.values
+        while path:
+            if path in table:
+                return table[path]
+            if key and path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), Loc(self.file, 1, 1))
+
+
+def locate_in(text: str, file: str) -> Locations:
+    """The locations of any YAML text (a --config file, say), read with the spec's guards;
+    text that is not YAML has none, and everything in it is placed at its start."""
+    try:
+        return parse_yaml(text, file)[1]
+    except ArchspecError:
+        return Locations(file)
+
+
+@dataclass
 class Spec:
-    """A parsed, schema-valid spec. `data` is plain Python; `locs` maps key paths to places."""
+    """A parsed spec: `data` is plain Python, `locations` says where each part of it is written."""
 
     data: dict
     text: str
     file: str
     path: str | None = None
-    locs: dict = field(default_factory=dict)
-    key_locs: dict = field(default_factory=dict)
+    locations: Locations = None
+
+    def __post_init__(self):
+        if self.locations is None:
+            self.locations = Locations(self.file)
 
     def _get(self, key: str, kind: type):
         """A top-level value of the right type, or None (a broken spec may be any YAML)."""
@@ -89,15 +123,7 @@ class Spec:
 
     def locate(self, path: tuple, key: bool = False) -> Loc:
         """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
-        path = tuple(path)
-        table = self.key_locs if key else self.locs
-        while path:
-            if path in table:
-                return table[path]
-            if key and path in self.locs:
-                return self.locs[path]
-            path = path[:-1]
-        return self.locs.get((), Loc(self.file, 1, 1))
+        return self.locations.locate(path, key)
 
     def error(self, path: tuple, code: str, message: str, key: bool = False) -> Diagnostic:
         return Diagnostic(self.locate(path, key), code, message)
@@ -137,7 +163,7 @@ def read_source(spec) -> tuple[str, str, str | None]:
     return spec, "<spec>", None
 
 
-def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
+def parse_yaml(text: str, file: str) -> tuple[object, Locations]:
     """Compose YAML into nodes (keeping marks) and convert them to plain data plus locations."""
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
@@ -159,7 +185,7 @@ def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
         raise error_for([Diagnostic(Loc(file, 1, 1), Code.YAML, "YAML nested too deeply")]) from None
     converter = _Converter(file)
     data = converter.convert(root, ())
-    return data, converter.locs, converter.key_locs
+    return data, converter.locations
 
 
 def _inside(text: str, file: str, line: int, col: int) -> Loc:
@@ -177,8 +203,7 @@ def _char(character) -> str:
 class _Converter:
     def __init__(self, file: str):
         self.file = file
-        self.locs: dict = {}
-        self.key_locs: dict = {}
+        self.locations = Locations(file)
         self.count = 0
         self.scalars = yaml.SafeLoader("")
         self.cache: dict = {}  # (tag, text) -> value: specs repeat the same keys and numbers a lot
@@ -197,7 +222,7 @@ class _Converter:
             self.fail(node, Code.TOO_DEEP, f"spec is nested more than {MAX_DEPTH} levels deep")
         if node is None:
             return None
-        self.locs.setdefault(path, self.loc(node))
+        self.locations.values.setdefault(path, self.loc(node))
         if isinstance(node, yaml.MappingNode):
             if node.tag != MAP_TAG:
                 self.fail(node, Code.YAML_TAG, f"YAML tag '{node.tag}' is not allowed in a spec")
@@ -212,7 +237,7 @@ class _Converter:
                     key = key_node.value
                 if key in out:
                     self.fail(key_node, Code.DUPLICATE_KEY, f"duplicate key '{key}'")
-                self.key_locs[path + (key,)] = self.loc(key_node)
+                self.locations.keys[path + (key,)] = self.loc(key_node)
                 out[key] = self.convert(value_node, path + (key,))
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -242,13 +267,13 @@ def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
         return spec, []
     text, file, path = read_source(spec)
     try:
-        data, locs, key_locs = parse_yaml(text, file)
+        data, locations = parse_yaml(text, file)
     except ArchspecError as e:
         e.sources = {file: text}
         raise
     if data is None:
         raise error_for([Diagnostic(Loc(file, 1, 1), Code.EMPTY, "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
-    loaded = Spec(data=data, text=text, file=file, path=path, locs=locs, key_locs=key_locs)
+    loaded = Spec(data=data, text=text, file=file, path=path, locations=locations)
     from archspec.lang.schema import validate
 
     return loaded, validate(loaded)
