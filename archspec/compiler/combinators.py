@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archspec.lang.expr import InputShape
 from archspec.compiler.scope import Env
 from archspec.errors import Code
+from archspec.lang.expr import InputShape
 
 
 def _branch(ex, body, path, env, x, scope, frame):

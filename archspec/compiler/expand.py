@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archspec.diagnostics import did_you_mean
-from archspec.errors import Code, Diagnostic, ResourceError
-from archspec.limits import Limits  # noqa: F401 - also importable from here
-from archspec.ops import merges, registry
-from archspec.ops.base import describe
 from archspec.compiler.infer import fits, infer
 from archspec.compiler.ir import Graph, Ref, Type
 from archspec.compiler.scope import Env, Frame, Scope
+from archspec.diagnostics import did_you_mean
+from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.lang.expr import ExprError, InputShape, resolve
 from archspec.lang.schema import COMBINATORS, ITEM_KEYS
+from archspec.limits import Limits
+from archspec.ops import merges, registry
+from archspec.ops.base import describe
 
 
 class Fail(Exception):

@@ -45,9 +45,10 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
         diagnostics += check_graph(graph)
     diagnostics += count(graph)
     report.graph = graph
-    too_big = params_problem(report, limits.max_params) if report.sorted().ok else None
-    if too_big:
-        diagnostics.append(too_big)
+    report.sorted()
+    if report.ok:  # only a model that checks has a parameter count to compare
+        too_big = params_problem(report, limits.max_params)
+        diagnostics += [too_big] if too_big else []
     return report
 
 
