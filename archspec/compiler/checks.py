@@ -28,8 +28,10 @@ def inplace_conflicts(graph: Graph, returned: set) -> list[Diagnostic]:
     problems = []
     for name in graph.ops():
         data = graph.nodes[name]
+        if data["args"].get("inplace") is not True:
+            continue
         inputs = graph.inputs_of(name)
-        if data["args"].get("inplace") is not True or len(inputs) != 1:
+        if len(inputs) != 1:
             continue
         source = inputs[0].node
         readers = [n for n in graph.successors(source) if n != name and graph.nodes[n]["kind"] == OP]

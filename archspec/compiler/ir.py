@@ -84,12 +84,14 @@ class Graph(nx.MultiDiGraph):
 
     def inputs_of(self, name: str) -> list[Ref]:
         """The values node `name` reads, in order."""
-        edges = sorted(self.in_edges(name, data=True), key=lambda e: e[2]["index"])
-        return [Ref(u, d["output"]) for u, _, d in edges]
+        # networkx's own adjacency dicts (what its subclassing guide builds on): the views are
+        # slower, and expansion asks this for every node it adds
+        edges = [(d["index"], u, d["output"]) for u, keyed in self._pred[name].items() for d in keyed.values()]
+        return [Ref(u, output) for _, u, output in sorted(edges)]
 
     def type_of(self, ref: Ref) -> Type | None:
         """The value's type; None when the node that makes it failed."""
-        types = self.nodes[ref.node].get("types")
+        types = self._node[ref.node].get("types")
         return types[ref.output] if types else None
 
     def shape_of(self, ref: Ref) -> tuple | None:
