@@ -31,7 +31,7 @@ def format_for(path: str | Path) -> str | None:
 
 def export(spec, fmt: str, out, params: dict | None = None, checkpoint=None, dynamo: bool = False) -> Exported:
     """Check and build `spec`, load `checkpoint` (if given) and write it to `out` as `fmt`."""
-    from archspec.compiler import build_module
+    from archspec.compiler.pipeline import build_module
     from archspec.export.weights import load_weights
 
     if fmt not in FORMATS:

@@ -16,7 +16,7 @@ from typing import Callable
 from jsonschema import Draft202012Validator
 
 from archspec.diagnostics import did_you_mean
-from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
+from archspec.errors import Diagnostic, Loc, SpecError, UsageError
 
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no lr
 _NUM = {"type": "number"}
@@ -64,7 +64,7 @@ RESUMABLE = {"epochs", "device", "workers", "compile"}
 RUN_ONLY = {"out", "resume", "config", "set", "nproc"}
 
 
-class OptionError(ArchspecError):
+class OptionError(UsageError):
     """Options that contradict each other; the CLI reports it as a usage error (exit 2)."""
 
 
