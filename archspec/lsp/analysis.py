@@ -45,6 +45,13 @@ class Analysis:
         return self.report.spec
 
     @property
+    def foreign(self) -> bool:
+        """A YAML mapping with none of a spec's own keys (a CI workflow, a compose file): the
+        server leaves it alone, so an editor may start the server for every YAML file."""
+        data = self.spec.data if self.spec is not None else None
+        return isinstance(data, dict) and not {"archspec", "layers", "blocks"} & set(data)
+
+    @property
     def graph(self):
         return self.report.graph
 
@@ -112,6 +119,8 @@ class Analysis:
         """A value's end without the blank lines, comments and indentation that YAML counts in a
         block mapping (it ends where the next token starts)."""
         line, col = end
+        if line == start[0]:
+            return end
         while line > start[0] and (line >= len(self.lines) or not _content(self.lines[line])[:col].strip()):
             line -= 1
             col = len(_content(self.lines[line]).rstrip()) if line < len(self.lines) else 0

@@ -79,7 +79,7 @@ class ArchspecServer(LanguageServer):
         if self.documents.get(uri) is not doc or doc.version != version:
             return  # closed, or changed again: the newer check publishes
         doc.keep(analysis)
-        found = convert(diagnostics(analysis, uri), text_doc)
+        found = [] if analysis.foreign else convert(diagnostics(analysis, uri), text_doc)
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, found, version=version))
         if _refresh_supported(self.client_capabilities):
             self.workspace_inlay_hint_refresh(None)
@@ -187,6 +187,8 @@ async def on_inlay_hint(ls: ArchspecServer, params: lsp.InlayHintParams):
 @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["$", "[", ",", " "]))
 def on_completion(ls: ArchspecServer, params: lsp.CompletionParams):
     view, text_doc = ls.view(params.text_document.uri, "parsed")
+    if view is not None and view.analysis.foreign:
+        return None
     return lsp.CompletionList(is_incomplete=False, items=completions(view, list(text_doc.lines), incoming(text_doc, params.position)))
 
 

@@ -29,7 +29,8 @@ async def client(lsp_client: LanguageClient):
     def refresh(ls, params):
         lsp_client.refreshes = getattr(lsp_client, "refreshes", 0) + 1
 
-    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("neovim@latest")))
+    result = await lsp_client.initialize_session(lsp.InitializeParams(capabilities=client_capabilities("neovim@latest")))
+    lsp_client.encoding = result.capabilities.position_encoding or lsp.PositionEncodingKind.Utf16
     yield
     await lsp_client.shutdown_session()
 
@@ -216,6 +217,28 @@ async def test_break_then_fix_keeps_the_valid_part_and_recovers(client):
     assert where(half, "{id: pool")[0] not in stale
     assert await change(client, uri, 4, text) == []
     assert await hints(client, uri) == before
+    close(client, uri)
+
+
+async def test_yaml_that_is_not_a_spec_is_left_alone(client, tmp_path):
+    workflow = tmp_path / "ci.yaml"
+    uri, found = await open_text(client, workflow, "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps: [run: pytest]\n")
+    assert found == []
+    completion = await client.text_document_completion_async(lsp.CompletionParams(doc(uri), lsp.Position(4, 12)))
+    assert not completion or not completion.items
+    close(client, uri)
+
+
+async def test_columns_are_in_the_clients_units(client, tmp_path):
+    """A character outside the BMP is one column for `archspec check`, 2 UTF-16 or 4 UTF-8 units for the client."""
+    path = tmp_path / "wide.yaml"
+    text = 'archspec: 1\ninput: [4]\nlayers:\n  - {relu, if: "${\'\U0001F600\' != 1}", id: 7x}\n'
+    uri, (found,) = await open_text(client, path, text)
+    (expected,) = archspec.check(text).diagnostics
+    before = text.splitlines()[expected.loc.line - 1][:expected.loc.col - 1]
+    units = {"utf-8": len(before.encode("utf-8")), "utf-16": len(before.encode("utf-16-le")) // 2, "utf-32": len(before)}
+    assert client.encoding in ("utf-8", "utf-16")  # the client offers both; not the trivial utf-32
+    assert (found.range.start.line, found.range.start.character) == (expected.loc.line - 1, units[client.encoding])
     close(client, uri)
 
 
