@@ -127,7 +127,7 @@ class Expander:
                 prev = self.poison(item_path, [prev] if f.consumed is None else f.consumed, frame)
                 if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
                     env.ids[item["id"]] = prev
-            self.graph.add_item(self.spec.locate(item_path), first, prev)
+            self.graph.add_item(self.spec.locate(item_path), first, prev, scope.prefix)
         return prev
 
     def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:

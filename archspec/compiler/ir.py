@@ -51,6 +51,15 @@ class Ref:
     output: int = 0
 
 
+@dataclass(frozen=True)
+class Made:
+    """What one expansion of an item made: its value, the nodes it added, the scope it was in."""
+
+    value: Ref
+    nodes: list
+    scope: str
+
+
 class Graph(nx.MultiDiGraph):
     """The IR (see the module docstring): a networkx MultiDiGraph with the accessors passes share."""
 
@@ -71,9 +80,10 @@ class Graph(nx.MultiDiGraph):
         self._connect(name, inputs, lambda k: None)
         return Ref(name)
 
-    def add_item(self, loc, first: int, value: Ref) -> None:
-        """Record one expansion of the item at `loc`: the nodes added from position `first` on, and its value."""
-        self.graph.setdefault("items", {}).setdefault(loc, []).append((first, len(self), value))
+    def add_item(self, loc, first: int, value: Ref, scope: str) -> None:
+        """Record one expansion of the item at `loc` in the naming scope `scope` ("layer1.0."):
+        the nodes added from position `first` on, and its value."""
+        self.graph.setdefault("items", {}).setdefault(loc, []).append((first, len(self), value, scope))
 
     def _connect(self, name: str, inputs: list[Ref], role) -> None:
         for k, ref in enumerate(inputs):
@@ -117,12 +127,12 @@ class Graph(nx.MultiDiGraph):
         data = self._node[name]
         return data.get("params", 0), data.get("macs", 0)
 
-    def items_made(self) -> dict:
-        """For each item's place in the spec (its Loc), one (value, node names) per expansion of it,
-        in order: an item of a block's body once per call. The language server's map from source
-        positions to nodes; an item that made no node (`if: false`, `repeat: 0`) passes its input on."""
+    def items_made(self) -> dict[object, list[Made]]:
+        """For each item's place in the spec (its Loc), what each expansion of it made, in order:
+        an item of a block's body once per call. The language server's map from source positions
+        to nodes; an item that made no node (`if: false`, `repeat: 0`) passes its input on."""
         order = list(self)
-        return {loc: [(value, order[first:end]) for first, end, value in made]
+        return {loc: [Made(value, order[first:end], scope) for first, end, value, scope in made]
                 for loc, made in self.graph.get("items", {}).items()}
 
     @property

@@ -106,7 +106,7 @@ class Analysis:
         return max(found, key=lambda item: len(item.path), default=None)
 
     def expansions(self, item: Item) -> list:
-        """What each expansion of `item` made: [(value, node names)], one per call of its block."""
+        """What each expansion of `item` made (one per call of its block), as the IR's Made records."""
         loc = self.spec.locations.values.get(item.path) if self.spec is not None else None
         return self.made.get(loc, [])
 

@@ -155,7 +155,7 @@ def _ids(view, visible: list[Item]) -> list[lsp.CompletionItem]:
             continue
         seen.add(str(item.id))
         made = a.expansions(item) if a is not None and a.graph is not None else []
-        shapes = [s for value, _ in made if (s := shape_text(a.graph, value))]
+        shapes = [s for m in made if (s := shape_text(a.graph, m.value))]
         out.append(lsp.CompletionItem(str(item.id), kind=lsp.CompletionItemKind.Variable,
                                       detail=f"{item.head} → {shapes[0]}" if shapes else str(item.head)))
     inputs = a.outline.inputs if a is not None else ["input"]

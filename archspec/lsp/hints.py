@@ -26,7 +26,7 @@ def inlay_hints(view: View, first_line: int, last_line: int) -> list[lsp.InlayHi
         at = view.new(at)
         if at is None or not first_line <= at[0] <= last_line:
             continue
-        nodes = [n for _, ns in made for n in ns]
+        nodes = [n for m in made for n in m.nodes]
         hints.append(lsp.InlayHint(position(at), text, kind=lsp.InlayHintKind.Type, padding_left=True,
                                    tooltip=counts_text(g, nodes) if nodes else "dropped: passes its input on"))
     return hints

@@ -6,7 +6,7 @@ from lsprotocol import types as lsp
 
 from archspec.lsp.analysis import Analysis, lsp_range
 from archspec.lsp.outline import Item
-from archspec.lsp.values import counts_text, expansion_name, shape_text
+from archspec.lsp.values import call_params, counts_text, expansion_name, shape_text
 from archspec.lsp.view import View
 from archspec.ops import registry
 from archspec.ops.base import REQUIRED
@@ -57,29 +57,25 @@ def _made(a: Analysis, item: Item) -> list[str]:
     if not made:
         return ["_not expanded: its block is never called, or an error stopped the check before it_"]
     if len(made) == 1:
-        value, nodes = made[0]
-        return [_one(g, value, nodes) + (f" · {len(nodes)} nodes" if len(nodes) > 1 else "")]
+        nodes = made[0].nodes
+        return [_one(g, made[0]) + (f" · {len(nodes)} nodes" if len(nodes) > 1 else "")]
     lines = [f"expanded {len(made)} times, once per call:"]
-    for value, nodes in made[:MAX_CALLS]:
-        lines.append(f"- `{expansion_name(g, value, nodes)}`{_params(g, value, nodes)}: {_one(g, value, nodes)}")
+    for m in made[:MAX_CALLS]:
+        params = call_params(g, m)
+        called = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
+        lines.append(f"- `{expansion_name(g, m)}`{called}: {_one(g, m)}")
     if len(made) > MAX_CALLS:
         lines.append(f"- … and {len(made) - MAX_CALLS} more")
     return ["\n".join(lines)]
 
 
-def _one(g, value, nodes) -> str:
-    if not nodes:
-        return f"dropped: passes its input on, `{shape_text(g, value) or '?'}`"
-    shape = shape_text(g, value)
+def _one(g, made) -> str:
+    if not made.nodes:
+        return f"dropped: passes its input on, `{shape_text(g, made.value) or '?'}`"
+    shape = shape_text(g, made.value)
     if shape is None:
         return "failed, or not checked after an earlier error"
-    return f"output `{shape}` · {counts_text(g, nodes)}"
-
-
-def _params(g, value, nodes) -> str:
-    """The block's params in one call: ' (planes=64, stride=1)'."""
-    called = g.blocks.get(expansion_name(g, value, nodes))
-    return f" ({', '.join(f'{k}={v}' for k, v in called[1].items())})" if called and called[1] else ""
+    return f"output `{shape}` · {counts_text(g, made.nodes)}"
 
 
 def _argument(item: Item, span) -> list[str]:

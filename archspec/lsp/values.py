@@ -3,7 +3,7 @@ expansion (a block body's item is expanded once per call), parameters and MACs."
 from __future__ import annotations
 
 from archspec.compiler.infer import show
-from archspec.compiler.ir import Graph, Ref
+from archspec.compiler.ir import Graph, Made, Ref
 from archspec.report import human
 
 MAX_SHAPES = 3  # distinct shapes an inlay hint lists before "…"
@@ -36,11 +36,14 @@ def counts_text(graph: Graph, nodes: list[str]) -> str:
     return f"{params:,} params · {human(macs)} MACs"
 
 
-def expansion_name(graph: Graph, value: Ref, nodes: list[str]) -> str:
-    """The module path of one expansion: its node, or the scope its nodes share."""
-    if len(nodes) <= 1:
-        return nodes[0] if nodes else graph.label(value)
-    parts = [name.split(".") for name in nodes]
+def expansion_name(graph: Graph, made: Made) -> str:
+    """The module path of one expansion: its node, the scope its nodes share, or (when it made
+    none) the scope it was expanded in."""
+    if len(made.nodes) == 1:
+        return made.nodes[0]
+    if not made.nodes:
+        return made.scope.rstrip(".") or "top level"
+    parts = [name.split(".") for name in made.nodes]
     common = []
     for column in zip(*parts):
         if len(set(column)) > 1:
@@ -49,9 +52,19 @@ def expansion_name(graph: Graph, value: Ref, nodes: list[str]) -> str:
     return ".".join(common) or "top level"
 
 
-def hint_text(graph: Graph, made: list) -> str | None:
+def call_params(graph: Graph, made: Made) -> dict:
+    """The params of the block call that this expansion is inside (the innermost); {} at the top level."""
+    parts = made.scope.rstrip(".").split(".")
+    for k in range(len(parts), 0, -1):
+        called = graph.blocks.get(".".join(parts[:k]))
+        if called is not None:
+            return called[1]
+    return {}
+
+
+def hint_text(graph: Graph, made: list[Made]) -> str | None:
     """The shapes an item's expansions produce, distinct, in order (bounded); None when none checked."""
-    shapes = list(dict.fromkeys(s for value, _ in made if (s := shape_text(graph, value)) is not None))
+    shapes = list(dict.fromkeys(s for m in made if (s := shape_text(graph, m.value)) is not None))
     if not shapes:
         return None
     more = " | …" if len(shapes) > MAX_SHAPES else ""

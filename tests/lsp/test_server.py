@@ -127,9 +127,9 @@ async def test_resnet18_hover_hints_definition_symbols(client):
     assert shown[conv1] == "[64, 56, 56] | [128, 28, 28] | [256, 14, 14] | …"
     body = await hover_text(client, uri, conv1, 20)
     assert "**conv2d** (op, conv)" in body and "expanded 8 times" in body
-    for call in ("layer1.0", "layer2.0", "layer4.1"):
+    for call, params in (("layer1.0", "planes=64, stride=1"), ("layer2.0", "planes=128, stride=2"), ("layer4.1", "planes=512, stride=1")):
         row = table[f"{call}.conv1"]
-        assert f"`{call}.conv1`: output `[{', '.join(map(str, row.shape))}]` · {row.params:,} params" in body
+        assert f"`{call}.conv1` ({params}): output `[{', '.join(map(str, row.shape))}]` · {row.params:,} params" in body
     # a block call: the block's totals over its copies
     line, col = where(text, "basic: {planes: 128")
     block = await hover_text(client, uri, line, col)
