@@ -117,20 +117,22 @@ def _ancestry(item: Item):
 
 # ---- what is offered ----------------------------------------------------------------------
 def _heads(view: View | None) -> list[lsp.CompletionItem]:
-    out = [_op_item(name, op) for name, op in sorted(registry().items())]
+    """The spec's own blocks first, then the ops, then the keywords (sort_text ranks them)."""
+    out = []
     for name, body in _blocks(view).items():
         params = body.get("params") if isinstance(body.get("params"), dict) else {}
         doc = body.get("doc") if isinstance(body.get("doc"), str) else ""
         out.append(lsp.CompletionItem(str(name), kind=lsp.CompletionItemKind.Class, detail=f"block ({', '.join(map(str, params))})",
-                                      documentation=doc or None))
-    out += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword, detail="sub-list or combinator") for k in COMBINATORS]
-    out += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword, detail="item key") for k in ITEM_KEYS]
+                                      documentation=doc or None, sort_text=f"0{name}"))
+    out += [_op_item(name, op) for name, op in sorted(registry().items())]
+    out += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword, detail="sub-list or combinator", sort_text=f"2{k}") for k in COMBINATORS]
+    out += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword, detail="item key", sort_text=f"2{k}") for k in ITEM_KEYS]
     return out
 
 
 def _op_item(name: str, op) -> lsp.CompletionItem:
     args = "\n".join(f"- `{a.name}`: {a.doc}" + ("" if a.default is REQUIRED else f" (default `{a.default}`)") for a in op.args)
-    return lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Function, detail=f"op ({op.family})",
+    return lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Function, detail=f"op ({op.family})", sort_text=f"1{name}",
                               documentation=lsp.MarkupContent(lsp.MarkupKind.Markdown, f"{op.doc}\n\n{args}".strip()))
 
 

@@ -59,7 +59,7 @@ def _made(a: Analysis, item: Item) -> list[str]:
     if len(made) == 1:
         nodes = made[0].nodes
         return [_one(g, made[0]) + (f" · {len(nodes)} nodes" if len(nodes) > 1 else "")]
-    lines = [f"expanded {len(made)} times, once per call:"]
+    lines = [f"expanded {len(made)} times (per call of its block, per copy of a repeat):"]
     for m in made[:MAX_CALLS]:
         params = call_params(g, m)
         called = f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""

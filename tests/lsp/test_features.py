@@ -51,7 +51,7 @@ def test_a_view_maps_unchanged_lines_and_drops_edited_ones():
 def test_a_dropped_item_says_it_passes_its_input_on():
     a = analyse(RESNET18, "r.yaml")
     text = hover(View(a, RESNET18), at(RESNET18, "{id: downsample")).contents.value
-    assert "expanded 8 times" in text
+    assert "expanded 8 times (per call" in text
     assert "- `layer1.0` (planes=64, stride=1): dropped: passes its input on, `[64, 56, 56]`" in text
     assert "- `layer2.0.downsample` (planes=128, stride=2): output `[128, 28, 28]`" in text
 

@@ -126,7 +126,7 @@ async def test_resnet18_hover_hints_definition_symbols(client):
     conv1 = where(text, "{id: conv1, conv2d: {out: $planes")[0]
     assert shown[conv1] == "[64, 56, 56] | [128, 28, 28] | [256, 14, 14] | …"
     body = await hover_text(client, uri, conv1, 20)
-    assert "**conv2d** (op, conv)" in body and "expanded 8 times" in body
+    assert "**conv2d** (op, conv)" in body and "expanded 8 times (per call" in body
     for call, params in (("layer1.0", "planes=64, stride=1"), ("layer2.0", "planes=128, stride=2"), ("layer4.1", "planes=512, stride=1")):
         row = table[f"{call}.conv1"]
         assert f"`{call}.conv1` ({params}): output `[{', '.join(map(str, row.shape))}]` · {row.params:,} params" in body
