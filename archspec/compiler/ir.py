@@ -118,10 +118,6 @@ class Graph(nx.MultiDiGraph):
         types = self.nodes[ref.node].get("types") or ()
         return ref.node if len(types) <= 1 else f"{ref.node}.{ref.output}"
 
-    def op_of(self, name: str):
-        """The Op of node `name`; None for an input or an item that failed before its op was known."""
-        return self._node[name].get("op")
-
     def counts_of(self, name: str) -> tuple[int, int]:
         """(parameters, MACs per sample) of node `name`; (0, 0) where the count pass did not reach it."""
         data = self._node[name]
