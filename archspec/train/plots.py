@@ -15,7 +15,13 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
+    path = Path(path)
+    known = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in known:
+        raise ArchspecError(f"cannot tell the image format of {path} from its suffix {path.suffix or '(none)'}: "
+                            "name it .png, .svg or .pdf")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, records) in enumerate(runs):
@@ -35,7 +41,6 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
     ax_acc.set_ylim(0, 1.02)
     title = runs[0][0] if len(runs) == 1 else f"{len(runs)} runs"
     fig.suptitle(title)
-    path = Path(path)
     try:
         fig.savefig(path, dpi=100)
     except OSError as exc:
