@@ -75,7 +75,7 @@ def _check(value, rule, where: str, path) -> None:
             _fail(path, where, "a mapping", value)
         for key, sub in rule.items():
             if key not in value:
-                _fail(path, f"{where}.{key}".lstrip("."), "present", "nothing")
+                _missing(path, f"{where}.{key}".lstrip("."))
             _check(value[key], sub, f"{where}.{key}".lstrip("."), path)
     elif isinstance(rule, list):
         if not isinstance(value, list):
@@ -92,7 +92,7 @@ def _check_recipe(recipe: dict, path) -> None:
 
     missing = sorted(set(rec.OPTIONS) - {"for_data"} - set(recipe))
     if missing:
-        _fail(path, f"recipe.{missing[0]}", "present", "nothing")
+        _missing(path, f"recipe.{missing[0]}")
     if "for_data" in recipe:
         _fail(path, "recipe.for_data", "absent (a stored recipe is already resolved)", recipe["for_data"])
     try:
@@ -100,6 +100,11 @@ def _check_recipe(recipe: dict, path) -> None:
     except (rec.OptionError, ArchspecError) as exc:
         raise ArchspecError(f"checkpoint {path}: its stored recipe is invalid: "
                             f"{exc.diagnostics[0].message}") from None
+
+
+def _missing(path, field: str) -> None:
+    raise ArchspecError(f"checkpoint {path}: field {field} is missing; the file was edited or forged (archspec "
+                        "did not write it so)")
 
 
 def _fail(path, field: str, expected: str, found) -> None:

@@ -236,18 +236,19 @@ class DecodeImages:
     def __getitem__(self, i):
         from PIL import Image, UnidentifiedImageError
 
-        path = self.files[i]
+        path, limit = self.files[i], Image.MAX_IMAGE_PIXELS
+        too_big = f"image {path} has more than {limit:,} pixels (a decompression bomb?); refusing to decode it"
         try:
             with open_regular(path, "image") as f, Image.open(f) as im:
-                w, h = im.size
-                if w * h > Image.MAX_IMAGE_PIXELS:
-                    return (f"image {path} is {w}x{h} pixels, over the limit of {Image.MAX_IMAGE_PIXELS:,} "
-                            "(a decompression bomb?); refusing to decode it")
+                if im.size[0] * im.size[1] > limit:  # read from the header; Pillow only warns up to twice this
+                    return too_big
                 im = im.convert(self.mode).resize((self.size[1], self.size[0]), Image.BILINEAR)
                 arr = np.asarray(im, dtype=np.uint8)
         except ArchspecError as exc:
             return str(exc.diagnostics[0].message)  # raised in the parent, not in a worker
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, EOFError) as exc:
+        except Image.DecompressionBombError:
+            return too_big
+        except (OSError, UnidentifiedImageError, ValueError, EOFError) as exc:
             return f"cannot decode image {path}: {exc}"
         return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()
 
