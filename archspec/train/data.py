@@ -65,23 +65,29 @@ def load_data(recipe: dict, input_shape: tuple, num_classes: int, log=print) -> 
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
+    check_finite(data)
     return check_samples(split_val(data, recipe["val_split"]), log)
 
 
-def check_samples(data: Data, log=print) -> Data:
-    """Refuse data that cannot train (fewer than 2 samples, NaN or infinite values); warn when the
-    validation split is empty, since the run then has no validation score."""
-    if len(data.train) < 2:
-        raise ArchspecError(f"data {data.name!r} has {len(data.train)} training sample"
-                            f"{'s' if len(data.train) != 1 else ''}; training needs at least 2")
-    for split_name, split in (("training", data.train), ("validation", data.val)):
-        if split is not None and split.x.is_floating_point():
+def check_finite(data: Data) -> None:
+    """Refuse NaN or infinite values in float data, naming the first sample as the file numbers them:
+    they would surface as a NaN loss, blamed on the learning rate."""
+    for split_name, split in (("training", data.train), ("test", data.val)):
+        if split is not None and len(split) and split.x.is_floating_point():
             finite = torch.isfinite(split.x.reshape(len(split), -1)).all(dim=1)
             if not bool(finite.all()):
                 first = int((~finite).nonzero()[0])
                 raise ArchspecError(f"data {data.name!r}: {split_name} sample {first} holds NaN or infinite values "
                                     f"({int((~finite).sum())} such samples); the data is broken, not the "
                                     "learning rate: fix or drop those samples")
+
+
+def check_samples(data: Data, log=print) -> Data:
+    """Refuse a training split of fewer than 2 samples; warn when the validation split is empty,
+    since the run then has no validation score."""
+    if len(data.train) < 2:
+        raise ArchspecError(f"data {data.name!r} has {len(data.train)} training sample"
+                            f"{'s' if len(data.train) != 1 else ''}; training needs at least 2")
     if data.val is not None and len(data.val) == 0:
         log(f"warning: the {data.val_from or 'validation split'} of {data.name!r} is empty, so no epoch is "
             "validated; --val-split 0.2 holds out part of train instead")
@@ -151,7 +157,7 @@ def _idx(name: str, root: Path, fetch: bool, log) -> Data:
             raise ArchspecError(f"{name}: {xp} holds {x.shape} and {yp} holds {y.shape}; expected (N, H, W) "
                                 "images and N labels")
         if x.dtype != np.uint8 or not np.issubdtype(y.dtype, np.integer):
-            raise ArchspecError(f"{name}: {xp} holds {x.dtype} and {yp} holds {y.dtype}; expected uint8 images "
+            raise ArchspecError(f"{name}: {xp} holds {x.dtype.name} and {yp} holds {y.dtype.name}; expected uint8 images "
                                 "(IDX type 0x08) and integer labels")
     return Data(name, _split(parts["xtr"][1][:, None], parts["ytr"][1]),
                 _split(parts["xte"][1][:, None], parts["yte"][1]), num_classes=10)
