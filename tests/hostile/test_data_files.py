@@ -74,11 +74,11 @@ def test_odd_idx_files_are_one_line(train, tmp_path, make, message):
 
 
 class HugeShape:
-    """A pickled ndarray whose state declares 10^10 x 3072 bytes over a small buffer."""
+    """A pickled ndarray that numpy is asked to create at 10^10 x 3072 before its data is set."""
 
     def __reduce__(self):
-        fn, args, state = np.zeros((2, 3072), np.uint8).__reduce__()
-        return fn, args, (state[0], (10**10, 3072), *state[2:])
+        fn, (cls, _, code), state = np.zeros((2, 3072), np.uint8).__reduce__()
+        return fn, (cls, (10**10, 3072), code), state
 
 
 @pytest.mark.parametrize("batch, message", [

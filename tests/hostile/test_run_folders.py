@@ -17,24 +17,15 @@ from archspec.cli.main import main
 from archspec.errors import ArchspecError
 from archspec.train import checkpoint
 
-SPEC = """\
-archspec: 1
-name: tiny
-input: [1, 8, 8]
-layers:
-  - {conv2d: {out: 4, kernel: 3, padding: 1}}
-  - batchnorm2d
-  - relu
-  - flatten
-  - {linear: 3}
-"""
+from ..train.conftest import TINY
+
 FAST = ["--data", "synthetic:48", "--epochs", "2", "--batch-size", "16", "--seed", "0", "--device", "cpu"]
 
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch, one_thread):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "tiny.yaml").write_text(SPEC)
+    (tmp_path / "tiny.yaml").write_text(TINY)
     return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
@@ -201,7 +192,7 @@ def test_resume_from_another_folder_and_without_the_spec_file(cli, tmp_path, mon
     assert cli("train", "tiny.yaml", *FAST, "--out", "run").exit_code == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (elsewhere / "tiny.yaml").write_text(SPEC.replace("out: 4", "out: 5"))  # a different file of that name
+    (elsewhere / "tiny.yaml").write_text(TINY.replace("width: 4", "width: 5"))  # a different file of that name
     monkeypatch.chdir(elsewhere)
     result = cli("train", "--resume", tmp_path / "run", "--epochs", "3")
     assert result.exit_code == 0, result.output

@@ -12,17 +12,8 @@ from click.testing import CliRunner
 from archspec.cli.main import main
 from archspec.train import checkpoint
 
-SPEC = """\
-archspec: 1
-name: tiny
-input: [1, 8, 8]
-layers:
-  - {conv2d: {out: 4, kernel: 3, padding: 1}}
-  - batchnorm2d
-  - relu
-  - flatten
-  - {linear: 3}
-"""
+from ..train.conftest import TINY
+
 TRAIN = ["--data", "synthetic:48", "--epochs", "2", "--batch-size", "16", "--seed", "0", "--device", "cpu",
          "--momentum", "0.9"]
 
@@ -31,7 +22,7 @@ TRAIN = ["--data", "synthetic:48", "--epochs", "2", "--batch-size", "16", "--see
 def trained(tmp_path_factory):
     """One trained run; each test works on a copy of its last.pt."""
     folder = tmp_path_factory.mktemp("trained")
-    (folder / "tiny.yaml").write_text(SPEC)
+    (folder / "tiny.yaml").write_text(TINY)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     result = CliRunner().invoke(main, ["train", str(folder / "tiny.yaml"), *TRAIN, "--out", str(folder / "run")])
