@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 def load(spec):
     """Parse and validate a spec (a path, YAML text, or a loaded Spec) without expanding it."""
-    from archspec.spec.loader import load_spec
+    from archspec.lang.loader import load_spec
 
     return load_spec(spec)
 
@@ -24,16 +24,17 @@ def check(spec, *, limits: Limits | None = None, **params):
     """Expand and shape-check a spec; returns a Report (report.ok tells if it is valid).
     `limits` (an archspec.Limits) raises or lowers the bounds on size; the other keywords
     are the spec's params."""
-    from archspec.compiler import check_spec
+    from archspec.compiler.pipeline import check_spec
 
     limits, params = _limits(limits, params)
     return check_spec(spec, params, limits)
 
 
 def build(spec, *, limits: Limits | None = None, **params):
-    """Compile a spec into a torch.fx.GraphModule; raises ArchspecError when it is invalid,
-    and ResourceError, before allocating, when it exceeds `limits` or the free memory."""
-    from archspec.compiler import build_module
+    """Compile a spec into a torch.fx.GraphModule (its `report` attribute is the check it was
+    built from); raises ArchspecError when it is invalid, and ResourceError, before
+    allocating, when it exceeds `limits` or the free memory."""
+    from archspec.compiler.pipeline import build_module
 
     limits, params = _limits(limits, params)
     return build_module(spec, params, limits)

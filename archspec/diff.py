@@ -45,7 +45,7 @@ class SpecDiff:
     def totals(self) -> dict:
         """Per total: (in A, in B)."""
         pick = {
-            "nodes": lambda r: len(r.nodes),
+            "nodes": lambda r: len(r.graph.ops()),
             "params": lambda r: r.params,
             "macs": lambda r: r.macs,
             "outputs": lambda r: {k: list(v) for k, v in r.output_shapes.items()},
@@ -63,14 +63,15 @@ class SpecDiff:
         }
 
 
-def describe(node) -> dict:
-    """A node as plain data: what the diff compares."""
+def describe(graph, name: str) -> dict:
+    """An op node as plain data: what the diff compares."""
+    node = graph.nodes[name]
     return {
-        "op": node.op.name,
-        "args": {k: plain(v) for k, v in node.args.items()},
-        "inputs": [v.ref for v in node.inputs],
-        "shape": list(node.shape),
-        "params": node.params,
+        "op": node["op"].name,
+        "args": {k: plain(v) for k, v in node["args"].items()},
+        "inputs": [graph.label(r) for r in graph.inputs_of(name)],
+        "shape": list(node["types"][0].shape),
+        "params": node["params"],
     }
 
 
@@ -80,8 +81,8 @@ def plain(value):
 
 def diff(a, b) -> SpecDiff:
     """Compare two valid reports node by node, in the order the nodes run."""
-    nodes_a = {n.name: describe(n) for n in a.nodes}
-    nodes_b = {n.name: describe(n) for n in b.nodes}
+    nodes_a = {n: describe(a.graph, n) for n in a.graph.ops()}
+    nodes_b = {n: describe(b.graph, n) for n in b.graph.ops()}
     names_a, names_b = list(nodes_a), list(nodes_b)
     changes: list[Change] = []
     matcher = difflib.SequenceMatcher(None, names_a, names_b, autojunk=False)

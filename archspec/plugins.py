@@ -180,7 +180,7 @@ def _is_module_class(target) -> bool:
 
 def _schema_changed() -> None:
     """The JSON Schema is generated from the registry and cached: a new op must reach it."""
-    schema = sys.modules.get("archspec.spec.schema")
+    schema = sys.modules.get("archspec.lang.schema")
     for value in vars(schema).values() if schema is not None else ():
         if callable(getattr(value, "cache_clear", None)):  # spec_schema() and the validators built from it
             value.cache_clear()

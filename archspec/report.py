@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archspec.compiler.infer import show
+from archspec.compiler.ir import Graph, Ref
 from archspec.diagnostics import printable
-from archspec.errors import Diagnostic
-from archspec.shapes import show
+from archspec.errors import ArchspecError, Diagnostic, error_for
+from archspec.table import table
 
 BYTES_PER_ELEMENT = 4  # activations counted as float32
 
@@ -21,73 +23,88 @@ class Row:
 
 @dataclass
 class Report:
+    """A check's result: the spec, its IR (None when expansion could not run) and every problem
+    found, in the order of the spec's lines. Everything else is read from the graph."""
+
     spec: object
-    expanded: object = None
-    graph: object = None
-    extra: list[Diagnostic] = field(default_factory=list)
+    graph: Graph | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
     sources_: dict = field(default_factory=dict)
 
     @classmethod
     def failed(cls, diagnostics, sources, spec=None) -> "Report":
-        return cls(spec, extra=list(diagnostics), sources_=dict(sources))
+        return cls(spec, diagnostics=list(diagnostics), sources_=dict(sources))
+
+    def sorted(self) -> "Report":
+        """The diagnostics in the order of the spec's lines (a stable sort: ties keep their stage's order)."""
+        self.diagnostics.sort(key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))
+        return self
 
     # ---- what was found ---------------------------------------------------------------
     @property
-    def diagnostics(self) -> list[Diagnostic]:
-        return self.extra + (self.expanded.diagnostics if self.expanded else [])
-
-    @property
     def ok(self) -> bool:
-        return self.expanded is not None and not self.diagnostics
+        return self.graph is not None and not self.diagnostics
+
+    def error(self) -> ArchspecError:
+        """The typed error that stands for a failed report (its first problem's code decides the type)."""
+        return error_for(self.diagnostics, self.sources)
 
     @property
     def sources(self) -> dict:
         return self.spec.sources if self.spec is not None else self.sources_
 
     @property
-    def nodes(self) -> list:
-        return [n for n in self.expanded.nodes if n.op is not None] if self.expanded else []
-
-    @property
     def input_shapes(self) -> dict[str, tuple]:
-        return dict(self.expanded.inputs) if self.expanded else {}
+        g = self.graph
+        return {name: g.shape_of(Ref(name)) for name in g.input_names()} if g is not None else {}
 
     @property
     def output_shapes(self) -> dict[str, tuple]:
-        return {v.ref: v.shape for v in self.expanded.outputs} if self.expanded else {}
+        g = self.graph
+        return {g.label(ref): g.shape_of(ref) for ref in g.outputs} if g is not None else {}
+
+    def _total(self, key: str) -> int:
+        g = self.graph
+        return sum(g.nodes[n][key] for n in g.ops()) if g is not None else 0
 
     @property
     def params(self) -> int:
-        return sum(n.params for n in self.nodes)
+        return self._total("params")
 
     @property
     def trainable_params(self) -> int:
-        return self.params  # every parameter an op makes is trainable
+        return self.params  # every parameter an op makes is trainable (freezing comes with the language's next step)
 
     @property
     def macs(self) -> int:
-        return sum(n.macs for n in self.nodes)
+        return self._total("macs")
 
     @property
     def activation_bytes(self) -> int:
-        """Memory of every node's output for one sample: what a forward pass keeps for backward."""
+        """Memory of every op's output for one sample: what a forward pass keeps for backward."""
         from archspec.ops.base import prod
 
-        return sum(prod(n.shape) for n in self.nodes if n.shape) * BYTES_PER_ELEMENT
+        g = self.graph
+        return sum(prod(g.shape_of(Ref(n))) for n in g.ops()) * BYTES_PER_ELEMENT if g is not None else 0
 
     @property
     def checked_by_forward(self) -> list[str]:
         """Ops whose shapes came from a forward pass on the meta device (plugin ops without a shape rule)."""
-        return sorted({n.op.name for n in self.nodes if getattr(n.op, "checked_by_forward", False)})
+        g = self.graph
+        ops = [g.nodes[n]["op"] for n in g.ops()] if g is not None else []
+        return sorted({op.name for op in ops if getattr(op, "checked_by_forward", False)})
 
     def rows(self, depth: int | None = None) -> list[Row]:
         """One row per node, or per module path cut to `depth` parts (summed over its nodes)."""
         rows: list[Row] = []
         counts: dict[int, int] = {}
-        for n in self.nodes:
-            parts = n.name.split(".")
+        g = self.graph
+        for name in g.ops() if g is not None else ():
+            n = g.nodes[name]
+            shape = g.shape_of(Ref(name))
+            parts = name.split(".")
             if depth is None or len(parts) <= depth:
-                rows.append(Row(n.name, n.op.name, n.shape, n.params, n.macs))
+                rows.append(Row(name, n["op"].name, shape, n["params"], n["macs"]))
                 continue
             key = ".".join(parts[:depth])
             if not rows or rows[-1].name != key or id(rows[-1]) not in counts:
@@ -95,8 +112,8 @@ class Report:
                 counts[id(rows[-1])] = 0
             row = rows[-1]
             counts[id(row)] += 1
-            row.shape, row.params, row.macs = n.shape, row.params + n.params, row.macs + n.macs
-            block = self.expanded.blocks.get(key, ("",))[0]
+            row.shape, row.params, row.macs = shape, row.params + n["params"], row.macs + n["macs"]
+            block = g.blocks.get(key, ("",))[0]
             row.op = f"{block} ({counts[id(row)]} nodes)".lstrip()
         return rows
 
@@ -122,21 +139,13 @@ class Report:
         return out
 
     def table(self, depth: int | None = None) -> str:
-        rows = self.rows(depth)
-        header = ("name", "op", "output shape", "params", "MACs")
-        cells = [(r.name, r.op, show(r.shape) if r.shape else "?", f"{r.params:,}", human(r.macs)) for r in rows]
-        widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
-        right = (False, False, False, True, True)
-
-        def line(values):
-            return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-
+        cells = [(r.name, r.op, show(r.shape) if r.shape else "?", f"{r.params:,}", human(r.macs)) for r in self.rows(depth)]
+        columns = table(("name", "op", "output shape", "params", "MACs"), cells, right=(False, False, False, True, True))
         inputs = ", ".join(show(v) if k == "input" else f"{k} {show(v)}" for k, v in self.input_shapes.items())
         outputs = ", ".join(f"{show(v)} ({k})" for k, v in self.output_shapes.items())
         title = f"{self.spec.name}: {self.spec.doc}" if self.spec.doc else self.spec.name
-        rule = "-" * len(line(header))
         return printable("\n".join([
-            title, f"input: {inputs}", "", line(header), rule, *(line(c) for c in cells), rule,
+            title, f"input: {inputs}", "", *columns, columns[1],
             f"output:             {outputs}",
             f"parameters:         {self.params:,}",
             f"trainable:          {self.trainable_params:,}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from archspec.errors import Diagnostic, ResourceError
+from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.report import BYTES_PER_ELEMENT, human_bytes
 
 FLAG = "--max-params"
@@ -65,9 +65,10 @@ def _cgroup_room() -> int | None:
         return None
 
 
-def largest(report):
-    """The node with the most parameters (where a size error points)."""
-    return max(report.nodes, key=lambda n: n.params, default=None)
+def largest(report) -> str | None:
+    """The op node with the most parameters: where a size error points."""
+    g = report.graph
+    return max(g.ops(), key=lambda n: g.nodes[n]["params"], default=None)
 
 
 def params_problem(report, max_params: int | None) -> Diagnostic | None:
@@ -75,9 +76,9 @@ def params_problem(report, max_params: int | None) -> Diagnostic | None:
     if max_params is None or report.params <= max_params:
         return None
     node = largest(report)
-    return Diagnostic(node.loc if node else None, "too-many-params",
+    return Diagnostic(_loc(report, node), Code.TOO_MANY_PARAMS,
                       f"the model has {report.params:,} parameters, over the limit of {max_params:,} "
-                      f"(raise it with {FLAG})", _largest_note(node))
+                      f"(raise it with {FLAG})", _largest_note(report, node))
 
 
 def require_memory(report, device="cpu", batch: int = 1, param_copies: int = 1) -> None:
@@ -89,8 +90,15 @@ def require_memory(report, device="cpu", batch: int = 1, param_copies: int = 1) 
     weights = f"{report.params:,} parameters x {BYTES_PER_ELEMENT} bytes" + (f" x {param_copies}" if param_copies > 1 else "")
     activations = f"{human_bytes(report.activation_bytes)} of activations" + (f" x {batch} samples" if batch > 1 else " for one sample")
     message = f"the model needs {human_bytes(need)} ({weights} + {activations}) but {device} has {human_bytes(free)} free"
-    raise ResourceError([Diagnostic(node.loc if node else None, "out-of-memory", message, _largest_note(node))], report.sources)
+    raise ResourceError([Diagnostic(_loc(report, node), Code.OUT_OF_MEMORY, message, _largest_note(report, node))], report.sources)
 
 
-def _largest_note(node) -> list[str]:
-    return [f"the largest layer is '{node.name}' ({node.op.name}) with {node.params:,} parameters"] if node else []
+def _loc(report, node: str | None):
+    return report.graph.nodes[node]["loc"] if node is not None else None
+
+
+def _largest_note(report, node: str | None) -> list[str]:
+    if node is None:
+        return []
+    data = report.graph.nodes[node]
+    return [f"the largest layer is '{node}' ({data['op'].name}) with {data['params']:,} parameters"]

@@ -37,7 +37,6 @@ def interleaved_medians(fns: dict, repeat: int = 10, warmup: int = 2) -> dict:
 
 
 def print_table(header, rows) -> None:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    from archspec.table import table
+
+    print("\n".join(table(header, rows)))

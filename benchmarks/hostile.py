@@ -1,5 +1,5 @@
 """Time and peak memory of `archspec check` on each file of the hostile corpus
-(tests/specs/hostile, plus a generated 50 MiB spec), each in a fresh child process
+(tests/fixtures/hostile, plus a generated 50 MiB spec), each in a fresh child process
 under a 1 GiB address-space cap. Prints a table; the figures go to docs/benchmarks.md."""
 from __future__ import annotations
 

@@ -29,17 +29,11 @@ def check(spec, sets, fmt, depth, **limits):
     report = run_check(Path(spec), limits=limits_from(**limits), **parse_sets(sets))
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(depth), indent=2))
-    elif report.ok:
-        click.echo(report.table(depth))
-        _warn_memory(report)
-    else:
-        color = sys.stderr.isatty()
-        from archspec.diagnostics import render
-
-        click.echo(render(report.diagnostics, report.sources, color=color), err=True)
-        n = len(report.diagnostics)
-        click.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
-    sys.exit(0 if report.ok else 1)
+        sys.exit(0 if report.ok else 1)
+    if not report.ok:
+        raise report.error()
+    click.echo(report.table(depth))
+    _warn_memory(report)
 
 
 def _warn_memory(report) -> None:
@@ -56,6 +50,6 @@ def _warn_memory(report) -> None:
 @plugin_option
 def schema():
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
-    from archspec.spec.schema import spec_schema
+    from archspec.lang.schema import spec_schema
 
     click.echo(json.dumps(spec_schema(), indent=2))

@@ -2,14 +2,13 @@
 a standalone PyTorch .py file."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from archspec.cli.options import parse_sets, set_option
+from archspec.export import FORMATS
 
-FORMATS = ("onnx", "torchscript", "python")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
 
 
@@ -37,6 +36,7 @@ def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
       archspec export specs/d2l/lenet.yaml -o lenet.pt --checkpoint runs/lenet/best.pt
     """
     from archspec.errors import ArchspecError
+    from archspec.export import export as run
 
     params = parse_sets(sets)
     fmt = _format(fmt, out)
@@ -44,33 +44,17 @@ def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
         raise click.UsageError("--dynamo applies to --format onnx only")
     if out is None:
         out = _default_name(spec) + SUFFIX[fmt]
-    try:
-        from archspec.export import export as run
+    done = run(spec, fmt, out, params, checkpoint=checkpoint, dynamo=dynamo, force=force)
+    for path in done.files:
+        click.echo(f"wrote {path} ({_size(path)})")
+    click.echo(f"{fmt} export of {done.report.spec.name} in {done.seconds:.1f} s")
+    if verify:
+        from archspec.export.verify import TOLERANCE, max_difference
 
-        done = run(spec, fmt, out, params, checkpoint=checkpoint, dynamo=dynamo, force=force)
-        for path in done.files:
-            click.echo(f"wrote {path} ({_size(path)})")
-        click.echo(f"{fmt} export of {done.report.spec.name} in {done.seconds:.1f} s")
-        if verify:
-            from archspec.export.verify import TOLERANCE, max_difference
-
-            diff = max_difference(done)
-            if diff > TOLERANCE:
-                raise ArchspecError(f"{out} differs from the spec's module by {diff:.3g} (tolerance {TOLERANCE})")
-            click.echo(f"verified: outputs match the spec's module (max abs difference {diff:.2g}, batch sizes 1 and 3)")
-    except ArchspecError as exc:
-        fail(exc)
-
-
-def fail(exc) -> None:
-    """Print an ArchspecError as the user needs it and exit 1: a located spec mistake as the
-    compiler shows it, anything else (a missing tool, a bad checkpoint) as one `Error:` line."""
-    if any(d.loc is not None for d in exc.diagnostics):
-        click.echo(exc.format(color=sys.stderr.isatty()), err=True)
-    else:
-        for d in exc.diagnostics:
-            click.echo(f"Error: {d.message}", err=True)
-    sys.exit(1)
+        diff = max_difference(done)
+        if diff > TOLERANCE:
+            raise ArchspecError(f"{out} differs from the spec's module by {diff:.3g} (tolerance {TOLERANCE})")
+        click.echo(f"verified: outputs match the spec's module (max abs difference {diff:.2g}, batch sizes 1 and 3)")
 
 
 def _format(fmt, out) -> str:

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from archspec.cli.options import parse_sets, set_option
-
-FORMATS = ("svg", "png", "dot", "mermaid")
+from archspec.draw import FORMATS
 
 
 @click.command()
@@ -44,18 +43,8 @@ def graph(spec, fmt, out, depth, sets):
         raise click.UsageError("png is binary: write it to a file with -o FILE (or -o - to pipe it)")
     report = check(spec, **parse_sets(sets))
     if not report.ok:
-        from archspec.diagnostics import render
-
-        click.echo(render(report.diagnostics, report.sources, color=sys.stderr.isatty()), err=True)
-        n = len(report.diagnostics)
-        click.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
-        sys.exit(1)
-    try:
-        picture = draw(report, fmt, depth)
-    except ArchspecError as exc:
-        from archspec.cli.export import fail
-
-        fail(exc)
+        raise report.error()
+    picture = draw(report, fmt, depth)
     if isinstance(picture, str) and not to_file:  # the terminal sees control characters escaped
         from archspec.diagnostics import printable
 
@@ -68,6 +57,5 @@ def graph(spec, fmt, out, depth, sets):
     try:
         Path(out).write_bytes(data)
     except OSError as exc:
-        click.echo(f"Error: cannot write {out}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        raise ArchspecError(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({fmt}, {len(data):,} bytes)")

@@ -1,4 +1,5 @@
-"""The `archspec` command: a click group whose subcommands load on first use.
+"""The `archspec` command: a click group whose subcommands load on first use, and which runs
+each of them under the one error handler (cli/errors.py).
 
 Lazy loading keeps `archspec check` free of torch and fast to start.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 import importlib
 
 import click
+
+from archspec.cli.errors import handled
 
 # command name -> "module:attribute" under archspec.cli
 COMMANDS = {
@@ -34,6 +37,14 @@ class LazyGroup(click.Group):
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"archspec.cli.{module}"), attr)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with handled(None):  # a mistake in the group's own options
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx):
+        with handled(ctx):
+            return super().invoke(ctx)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

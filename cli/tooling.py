@@ -10,6 +10,9 @@ from pathlib import Path
 import click
 
 from archspec.cli.options import parse_sets, plugin_option, set_option
+from archspec.table import table
+
+WIDTH = 100  # the longest rule under a table's header
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
                              help="Text for people or JSON for tools.")
@@ -27,17 +30,17 @@ def ops(name, fmt):
     """
     from archspec.ops import registry
 
-    table = registry()
-    if name is not None and name not in table:
+    known = registry()
+    if name is not None and name not in known:
         from archspec.diagnostics import did_you_mean
 
-        raise click.BadParameter(f"unknown op '{name}'{did_you_mean(name, table)}", param_hint="NAME")
-    chosen = [table[name]] if name else [table[k] for k in table]
+        raise click.BadParameter(f"unknown op '{name}'{did_you_mean(name, known)}", param_hint="NAME")
+    chosen = [known[name]] if name else sorted(known.values(), key=lambda op: (category(op) == "plugin", category(op)))
     if fmt == "json":
         described = [describe_op(op) for op in chosen]
         click.echo(json.dumps(described[0] if name else described, indent=2))
     elif name:
-        click.echo(op_detail(table[name]))
+        click.echo(op_detail(known[name]))
     else:
         click.echo(op_listing(chosen))
 
@@ -47,7 +50,7 @@ def describe_op(op) -> dict:
 
     return {
         "name": op.name, "doc": op.doc, "category": category(op),
-        "inputs": "2+" if op.arity is None else op.arity, "main_arg": op.main_arg,
+        "inputs": "2+" if op.variadic else len(op.roles), "roles": list(op.roles), "main_arg": op.main_arg,
         "args": [{"name": a.name, "type": a.type.name, "required": a.required,
                   **({} if a.required else {"default": _plain(a.default)}), "doc": a.doc} for a in op.args],
         "plugin": origin(op.name), "checked_by_forward": bool(getattr(op, "checked_by_forward", False)),
@@ -57,7 +60,7 @@ def describe_op(op) -> dict:
 def category(op) -> str:
     from archspec.plugins import origin
 
-    return "plugin" if origin(op.name) else type(op).__module__.rsplit(".", 1)[-1]
+    return "plugin" if origin(op.name) else op.family
 
 
 def signature(op) -> str:
@@ -81,14 +84,15 @@ def op_listing(chosen) -> str:
 def op_detail(op) -> str:
     from archspec.plugins import origin
 
-    lines = [f"{op.name}: {op.doc}", f"inputs: {'two or more (a merge)' if op.arity is None else 'one' if op.arity == 1 else op.arity}"]
+    count = "two or more (a merge)" if op.variadic else "one" if len(op.roles) == 1 else f"{len(op.roles)}: {', '.join(op.roles)}"
+    lines = [f"{op.name}: {op.doc}", f"inputs: {count}"]
     if op.main_arg:
         lines.append(f"scalar form: `{op.name}: VALUE` sets {op.main_arg}")
     if origin(op.name):
         how = "checked by a forward pass on the meta device" if getattr(op, "checked_by_forward", False) else "own shape rule"
         lines.append(f"plugin: {origin(op.name)} ({how})")
     rows = [(a.name, a.type.name, "required" if a.required else yaml_value(a.default), a.doc) for a in op.args]
-    lines += ["", *table(("argument", "type", "default", "meaning"), rows)] if rows else ["", "no arguments"]
+    lines += ["", *table(("argument", "type", "default", "meaning"), rows, width=WIDTH)] if rows else ["", "no arguments"]
     return "\n".join(lines)
 
 
@@ -113,7 +117,7 @@ def list_specs(folder, fmt):
     else:
         rows = [(e.spec, _shapes(e.input) if e.ok else "?", f"{e.params:,}" if e.ok else f"invalid ({e.errors} errors)",
                  _cut(e.doc, 72)) for e in entries]
-        click.echo("\n".join(table(("spec", "input", "params", "doc"), rows, right=(False, False, True, False))))
+        click.echo("\n".join(table(("spec", "input", "params", "doc"), rows, right=(False, False, True, False), width=WIDTH)))
     bad = [e for e in entries if not e.ok]
     for e in bad:
         click.echo(f"{e.path}: invalid: run `archspec check {e.path}` for the errors", err=True)
@@ -141,7 +145,7 @@ def new(name, source, output):
         path = _find(source, "--from")
         report = check(str(path))
         if not report.ok:
-            _fail(report, str(path))
+            raise report.error()
         try:
             text = renamed(path.read_text(encoding="utf-8"), name)
         except ArchspecError as e:
@@ -187,9 +191,9 @@ def diff(a, b, sets, sets_a, sets_b, fmt):
     for ref, own, option in ((a, sets_a, "--set-a"), (b, sets_b, "--set-b")):
         path = _find(ref, "A" if option == "--set-a" else "B")
         reports.append((ref, check(str(path), **{**common, **parse_sets(own, option)})))
-    for ref, report in reports:
+    for _, report in reports:
         if not report.ok:
-            _fail(report, ref)
+            raise report.error()
     result = compare(reports[0][1], reports[1][1])
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -215,7 +219,7 @@ def diff_text(result, labels) -> str:
             else:
                 op, details = node["op"], f"shape {yaml_value(node['shape'])}, {node['params']:,} params"
             rows.append((c.kind, c.name, op, details))
-        lines += [*table(("", "node", "op", "A -> B" if any(c.kind == "~" for c in result.changes) else ""), rows), ""]
+        lines += [*table(("", "node", "op", "A -> B" if any(c.kind == "~" for c in result.changes) else ""), rows, width=WIDTH), ""]
     t = result.totals()
     nodes = f"{t['nodes'][0]} -> {t['nodes'][1]} ({result.count('+')} added, {result.count('-')} removed, {result.count('~')} changed)"
     (pa, pb), (ma, mb) = t["params"], t["macs"]
@@ -242,27 +246,6 @@ def _find(ref: str, hint: str) -> Path:
         return find(ref)
     except ArchspecError as e:
         raise click.BadParameter(e.diagnostics[0].message, param_hint=hint) from None
-
-
-def _fail(report, path: str):
-    from archspec.diagnostics import render
-
-    click.echo(render(report.diagnostics, report.sources, color=sys.stderr.isatty()), err=True)
-    n = len(report.diagnostics)
-    click.echo(f"{n} error{'s' if n != 1 else ''} in {path}", err=True)
-    sys.exit(1)
-
-
-def table(header, rows, right=None) -> list[str]:
-    """Aligned columns, header underlined; `right` marks right-aligned columns."""
-    right = right or (False,) * len(header)
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-
-    def line(values):
-        return "  ".join(str(v).rjust(w) if r else str(v).ljust(w) for v, w, r in zip(values, widths, right)).rstrip()
-
-    body = [line(r) for r in rows]
-    return [line(header), "-" * min(max(len(x) for x in [line(header), *body]), 100), *body]
 
 
 def yaml_value(value) -> str:

@@ -1,48 +1,16 @@
 """`archspec train`, `archspec eval` and `archspec plot`: the training front end.
 
-Library errors become `Error: ...` with exit 1; contradictory options exit 2; Ctrl-C exits 130.
+Errors are printed and exit as every command's do (cli/errors.py): 1 for a spec or data
+problem, 2 for contradictory options, 130 for Ctrl-C.
 """
 from __future__ import annotations
 
-import functools
 import json
-import sys
 
 import click
 
 from archspec.cli.options import parse_sets, set_option
 from archspec.diagnostics import printable
-
-
-def _errors(fn):
-    """Turn archspec's typed errors into click's exits, so users never see a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from archspec.errors import ArchspecError
-        from archspec.train.loop import Interrupted
-        from archspec.train.recipe import OptionError
-
-        from archspec.train.distributed import Echo, rank_prefix
-
-        try:
-            return fn(*args, **kwargs)
-        except Echo:  # under torchrun, rank 0 has printed it already
-            sys.exit(1)
-        except OptionError as exc:
-            raise click.UsageError(rank_prefix() + exc.format()) from None
-        except ArchspecError as exc:
-            click.echo(f"{rank_prefix()}{exc.format(color=sys.stderr.isatty())}", err=True)
-            sys.exit(1)
-        except Interrupted as exc:
-            if not rank_prefix():
-                click.echo(f"\n{exc}", err=True)
-            sys.exit(130)
-        except KeyboardInterrupt:
-            click.echo("\ninterrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 def _flag(name, **kw):
@@ -116,7 +84,6 @@ class _KeepArgs(click.Command):
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Train in N processes on this machine (torchrun; one GPU each with --device cuda). "
                    "--batch-size is per process.")
-@_errors
 def train(spec, config_path, transforms, sets, out, resume, force, max_params, nproc, **flags):
     """Train SPEC as a classifier and write a run folder.
 
@@ -161,7 +128,6 @@ def train(spec, config_path, transforms, sets, out, resume, force, max_params, n
 @click.option("--device", default=None, metavar="DEVICE")
 @set_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_errors
 def evaluate(spec, ckpt, data, data_dir, split, batch_size, device, sets, fmt):
     """Evaluate a checkpoint of SPEC: accuracy, loss, per-class accuracy, confusion matrix."""
     from archspec.train.evaluate import evaluate_checkpoint
@@ -176,7 +142,6 @@ def evaluate(spec, ckpt, data, data_dir, split, batch_size, device, sets, fmt):
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
-@_errors
 def plot(runs, output):
     """Plot the curves of one or more run folders into one PNG."""
     from pathlib import Path

@@ -201,10 +201,10 @@ def test_mnist_inception_infers_1408():
     text = MNIST_INCEPTION.read_text()
     assert not re.search(r"\b(1408|88)\b", text), "the spec must not write the inferred sizes"
     report = archspec.check(str(MNIST_INCEPTION))
-    nodes = {n.name: n for n in report.nodes}
-    assert nodes["fc"].inputs[0].shape == (1408,)
-    assert nodes["fc"].params == 1408 * 10 + 10
-    assert nodes["conv2"].params == 88 * 20 * 5 * 5 + 20  # conv2's in_channels: InceptionA's 88
+    g = report.graph
+    assert [g.shape_of(ref) for ref in g.inputs_of("fc")] == [(1408,)]
+    assert g.nodes["fc"]["params"] == 1408 * 10 + 10
+    assert g.nodes["conv2"]["params"] == 88 * 20 * 5 * 5 + 20  # conv2's in_channels: InceptionA's 88
     assert report.output_shapes == {"fc": (10,)}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archspec.compiler.ir import Ref
 from archspec.ops.base import REQUIRED
 
-MERGE_FAMILY = "merge"
 
 
 @dataclass
@@ -17,7 +17,7 @@ class Box:
     title: str
     details: list[str]
     shape: tuple | None
-    family: str  # colour group: the op's module (conv, norm, activation, ...), or the kind
+    family: str  # colour group: the op's family (conv, norm, activation, ...), or the kind
 
 
 @dataclass
@@ -57,9 +57,10 @@ def dims(shape) -> str:
 
 def picture(report, depth: int | None = None) -> Picture:
     """The picture of a valid report; scopes deeper than `depth` become one box each."""
-    blocks = report.expanded.blocks
-    nodes = report.nodes
-    rep = {n.name: _cut(n.name, depth) for n in nodes}
+    g = report.graph
+    blocks = g.blocks
+    nodes = g.ops()
+    rep = {n: _cut(n, depth) for n in nodes}
     for name in report.input_shapes:
         rep[name] = name
     boxes: dict[str, Box] = {}
@@ -67,18 +68,18 @@ def picture(report, depth: int | None = None) -> Picture:
         boxes[name] = Box(name, "input", name, [], shape, "input")
     members: dict[str, list] = {}
     for n in nodes:
-        if rep[n.name] == n.name:
-            boxes[n.name] = _op_box(n)
+        if rep[n] == n:
+            boxes[n] = _op_box(g, n)
         else:
-            members.setdefault(rep[n.name], []).append(n)
-    edges = _edges(report, rep)
+            members.setdefault(rep[n], []).append(n)
+    edges = _edges(g, rep)
     for path, inside in members.items():
-        boxes[path] = _block_box(path, inside, blocks)
-    for k, v in enumerate(report.expanded.outputs):
-        out = "output" if len(report.expanded.outputs) == 1 else f"output {k + 1}"
-        boxes[out] = Box(out, "output", out if len(report.expanded.outputs) == 1 else f"output: {v.ref}", [],
-                         v.shape, "output")
-        edges.append((rep[v.ref], out))
+        boxes[path] = _block_box(g, path, inside)
+    for k, ref in enumerate(g.outputs):
+        out = "output" if len(g.outputs) == 1 else f"output {k + 1}"
+        boxes[out] = Box(out, "output", out if len(g.outputs) == 1 else f"output: {g.label(ref)}", [],
+                         g.shape_of(ref), "output")
+        edges.append((rep[ref.node], out))
     title = _title(report)
     root = Cluster("", title)
     clusters = {"": root}
@@ -97,30 +98,30 @@ def _cut(name: str, depth: int | None) -> str:
     return name if depth is None or len(parts) <= depth else ".".join(parts[:depth])
 
 
-def _edges(report, rep) -> list[tuple[str, str]]:
+def _edges(g, rep) -> list[tuple[str, str]]:
     out = []
-    for u, v in report.graph.edges():
+    for u, v in g.edges():
         a, b = rep.get(u, u), rep.get(v, v)
         if a != b:
             out.append((a, b))
     return list(dict.fromkeys(out))
 
 
-def _op_box(n) -> Box:
-    local = n.name.rsplit(".", 1)[-1]
-    family = type(n.op).__module__.rsplit(".", 1)[-1]
-    kind = "merge" if n.op.arity is None else "op"
-    title = n.op.name if local.isdigit() or local == n.op.name else f"{local}: {n.op.name}"
-    return Box(n.name, kind, title, _args(n), n.shape, family)
+def _op_box(g, name: str) -> Box:
+    op = g.nodes[name]["op"]
+    local = name.rsplit(".", 1)[-1]
+    kind = "merge" if op.variadic else "op"
+    title = op.name if local.isdigit() or local == op.name else f"{local}: {op.name}"
+    return Box(name, kind, title, _args(op, g.nodes[name]["args"]), g.shape_of(Ref(name)), op.family)
 
 
-def _args(n) -> list[str]:
+def _args(op, args: dict) -> list[str]:
     """The arguments that differ from their defaults (output channels show in the shape)."""
     shown = []
-    for arg in n.op.args:
-        if arg.name == "out" or arg.name not in n.args:
+    for arg in op.args:
+        if arg.name == "out" or arg.name not in args:
             continue
-        value = n.args[arg.name]
+        value = args[arg.name]
         if arg.default is not REQUIRED:
             try:
                 if arg.type.check(arg.default) == value:
@@ -152,10 +153,11 @@ def _value(value) -> str:
     return str(value)
 
 
-def _block_box(path, inside, blocks) -> Box:
+def _block_box(g, path: str, inside: list[str]) -> Box:
     """A collapsed scope: its block (or what it is made of), parameter total and output shape."""
-    params = sum(n.params for n in inside)
-    last = _exit_node(inside) or inside[-1]
+    blocks = g.blocks
+    params = sum(g.nodes[n]["params"] for n in inside)
+    last = _exit_node(g, inside) or inside[-1]
     block = blocks.get(path)
     details = _wrap([f"{k}={_value(tuple(v) if isinstance(v, list) else v)}" for k, v in block[1].items()]) if block else []
     if block:
@@ -163,23 +165,23 @@ def _block_box(path, inside, blocks) -> Box:
     else:
         depth = path.count(".") + 1
         called = [name for p, (name, _) in blocks.items() if p.startswith(path + ".") and p.count(".") == depth]
-        parts = {n.name.split(".")[depth] for n in inside if n.name.count(".") >= depth}
+        parts = {n.split(".")[depth] for n in inside if n.count(".") >= depth}
         same = len(set(called)) == 1 and len(called) == len(parts)
         what = f"{len(called)} × {called[0]}" if same else f"{len(inside)} layers"
     local = path.rsplit(".", 1)[-1]
-    return Box(path, "block", f"{local}: {what}", details + [f"{params:,} params"], last.shape, "block")
+    return Box(path, "block", f"{local}: {what}", details + [f"{params:,} params"], g.shape_of(Ref(last)), "block")
 
 
-def _exit_node(inside):
+def _exit_node(g, inside: list[str]) -> str | None:
     """The node whose value leaves a collapsed scope: the last one no node inside reads."""
-    read = {v.ref for n in inside for v in n.inputs}
-    unread = [n for n in inside if n.name not in read]
+    read = {r.node for n in inside for r in g.inputs_of(n)}
+    unread = [n for n in inside if n not in read]
     return unread[-1] if unread else None
 
 
 def _title(report) -> str:
     spec = report.spec
-    params = ", ".join(f"{k}={v}" for k, v in report.expanded.params.items())
+    params = ", ".join(f"{k}={v}" for k, v in report.graph.spec_params.items())
     head = f"{spec.name}({params})" if params else spec.name
     return f"{head} · {report.params:,} parameters"
 

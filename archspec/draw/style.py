@@ -1,4 +1,5 @@
-"""Colours of the boxes by op family (the ops' own module: conv, norm, activation, ...)."""
+"""Colours of the boxes by op family (each op class declares its own: conv, norm, activation, ...);
+a family without a colour of its own is drawn grey."""
 from __future__ import annotations
 
 # family -> (fill, border)

@@ -36,7 +36,7 @@ def export(spec, fmt: str, out, params: dict | None = None, checkpoint=None, dyn
 
     Without `force`, nothing is written over the checkpoint being read, nor over an existing file
     the user did not name (the python format's weights file beside `out`)."""
-    from archspec.compiler import build_module
+    from archspec.compiler.pipeline import build_module
     from archspec.export.weights import load_weights
 
     if fmt not in FORMATS:

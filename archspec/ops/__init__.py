@@ -1,13 +1,13 @@
 """The op registry: ops register themselves by name; lookups suggest a name on a miss.
 
-Built-in ops load on first use; so do the ops of installed plugin packages (entry point
-group `archspec.ops`, see archspec.plugins), once per process."""
+Built-in ops load on first use: every module of this package is imported, so a new op is a
+new file (or a class in a family's file) and nothing else. So do the ops of installed plugin
+packages (entry point group `archspec.ops`, see archspec.plugins), once per process."""
 from __future__ import annotations
 
 from archspec.ops.base import REQUIRED, Arg, Op, Shape, ShapeRuleError  # noqa: F401
 
 _REGISTRY: dict[str, Op] = {}
-_BUILTIN_MODULES = ("conv", "linear", "norm", "activation", "pool", "merge", "reshape")
 _loaded = False
 
 
@@ -32,9 +32,11 @@ def _load_builtins() -> None:
     if not _loaded:
         _loaded = True
         import importlib
+        import pkgutil
 
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(f"archspec.ops.{module}")
+        for module in pkgutil.iter_modules(__path__):  # in the order of their names
+            if not module.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{module.name}")
         from archspec.plugins import load_entry_points
 
         load_entry_points()
@@ -47,3 +49,8 @@ def registry() -> dict[str, Op]:
 
 def get(name: str) -> Op | None:
     return registry().get(name)
+
+
+def merges() -> tuple[str, ...]:
+    """The ops that merge two or more values: what `merge:` of parallel and residual may name."""
+    return tuple(name for name, op in registry().items() if op.variadic)

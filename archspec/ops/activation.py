@@ -12,6 +12,7 @@ from archspec.ops.reshape import batch_dim
 class Elementwise(Op):
     """Output shape = input shape; module = torch.nn.<torch_name>(**args)."""
 
+    family = "activation"
     torch_name = "Identity"
 
     def shape(self, a, xs):

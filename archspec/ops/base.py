@@ -1,5 +1,6 @@
-"""What an op is: typed arguments, a pure-Python shape rule, parameter and MAC counts,
-and a lazy torch build. Nothing here imports torch."""
+"""What an op is: typed arguments, its inputs' roles, a pure-Python shape rule, parameter
+and MAC counts, a lazy torch build, and its family and Python form for drawing and export.
+Nothing here imports torch."""
 from __future__ import annotations
 
 import math
@@ -201,15 +202,19 @@ class Arg:
 
 
 class Op:
-    """One primitive layer. Subclasses set `name`, `args`, `doc` and override the rules.
+    """One primitive layer. Subclasses set `name`, `family`, `args`, `doc` and override the rules.
 
-    `arity` is 1 for ordinary layers and None for merges (two or more inputs).
-    An op either builds an nn.Module (`module`) or is a function of its inputs (`apply`).
+    `roles` name the inputs in order; a `variadic` op (a merge) takes two or more values
+    for its last role. An op either builds an nn.Module (`module`) or is a function of its
+    inputs (`apply`, and `python` for the standalone Python export). `family` groups ops in
+    `archspec ops` and colours them in `archspec graph`.
     """
 
     name: ClassVar[str] = ""
+    family: ClassVar[str] = "other"
     args: ClassVar[tuple[Arg, ...]] = ()
-    arity: ClassVar[int | None] = 1
+    roles: ClassVar[tuple[str, ...]] = ("input",)
+    variadic: ClassVar[bool] = False
     doc: ClassVar[str] = ""
     main_arg: ClassVar[str | None] = None  # the argument a bare scalar stands for: `linear: 10`
 
@@ -229,6 +234,15 @@ class Op:
     def apply(self, a: dict, *xs):
         """Functional ops: compute the output from input tensors (traced by torch.fx)."""
         raise NotImplementedError(f"op {self.name} has neither module() nor apply()")
+
+    def python(self, a: dict, xs: list[str]) -> str | None:
+        """Functional ops: `apply` as a Python expression over the inputs' expressions `xs`,
+        for the standalone Python export; None when the op has no such form."""
+        return None
+
+    def role(self, k: int) -> str:
+        """The role of the k-th input."""
+        return self.roles[min(k, len(self.roles) - 1)]
 
     @property
     def arg_map(self) -> dict[str, Arg]:

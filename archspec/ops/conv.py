@@ -33,6 +33,7 @@ def check_groups(op: str, channels: int, out: int, groups: int) -> None:
 class Conv(Op):
     """Generic N-d convolution; subclasses set `dims` (and name, args, doc)."""
 
+    family = "conv"
     dims = 2
 
     @staticmethod
@@ -100,6 +101,7 @@ class Conv(Op):
 class ConvTranspose(Op):
     """Generic N-d transposed convolution; subclasses set `dims`."""
 
+    family = "conv"
     dims = 2
 
     @staticmethod

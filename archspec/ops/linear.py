@@ -8,6 +8,7 @@ from archspec.ops.base import Arg, Bool, Int, Op, ShapeRuleError, prod
 @register
 class Linear(Op):
     name = "linear"
+    family = "linear"
     doc = "Affine map of the last dim: (..., in) -> (..., out) (torch.nn.Linear)."
     main_arg = "out"
     args = (

@@ -20,6 +20,8 @@ class PluginError(ArchspecError):
 class ModuleOp(Op):
     """An op made from an nn.Module class: spec arguments and input sizes become its constructor keywords."""
 
+    family = "plugin"
+
     def __init__(self, module_class: type, name: str, args=(), inputs: dict | None = None, shape: Callable | None = None,
                  params: Callable | None = None, macs: Callable | None = None, doc: str | None = None,
                  main_arg: str | None = None):
@@ -88,7 +90,7 @@ class ModuleOp(Op):
             raise ShapeRuleError(f"{self.name}: its {which} rule failed: {reason(e)}") from None
 
     def _kwargs(self, a: dict, xs) -> dict:
-        from archspec.spec.expr import ExprError, InputShape
+        from archspec.lang.expr import ExprError, InputShape
 
         kwargs = dict(a)
         for kw, attr in self.inputs.items():

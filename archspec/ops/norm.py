@@ -31,6 +31,7 @@ MOMENTUM = Arg("momentum", Optional(Float(0.0, 1.0)), 0.1, "running-stats update
 class BatchNorm(Op):
     """Generic batch norm; subclasses set `dims` and the sample ranks torch accepts."""
 
+    family = "norm"
     dims = 2
     ranks: tuple[int, ...] = (3,)
     layout = "(C, H, W)"
@@ -66,6 +67,7 @@ for _d, _ranks, _layout in ((1, (1, 2), "(C,) or (C, L)"), (2, (3,), "(C, H, W)"
 @register
 class LayerNorm(Op):
     name = "layernorm"
+    family = "norm"
     doc = "Normalize over the last `dims` dims of each sample (torch.nn.LayerNorm)."
     main_arg = "dims"
     args = (
@@ -95,6 +97,7 @@ class LayerNorm(Op):
 @register
 class GroupNorm(Op):
     name = "groupnorm"
+    family = "norm"
     doc = "Normalize channels in groups, per sample (torch.nn.GroupNorm)."
     main_arg = "groups"
     args = (
@@ -123,6 +126,7 @@ class GroupNorm(Op):
 @register
 class InstanceNorm2d(Op):
     name = "instancenorm2d"
+    family = "norm"
     doc = "Normalize each channel of each sample over H, W (torch.nn.InstanceNorm2d)."
     args = (
         EPS,

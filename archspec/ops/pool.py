@@ -14,6 +14,7 @@ from archspec.ops.conv import LAYOUT, expect_spatial, sizes
 class Pool(Op):
     """Generic max/avg pooling; subclasses set `kind` ('max' or 'avg') and `dims`."""
 
+    family = "pool"
     kind = "max"
     dims = 2
 
@@ -65,6 +66,7 @@ class Pool(Op):
 class AdaptivePool(Op):
     """Generic adaptive pooling to a fixed output size; subclasses set `kind` and `dims`."""
 
+    family = "pool"
     kind = "avg"
     dims = 2
     main_arg = "size"
@@ -122,6 +124,7 @@ MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 @register
 class Upsample(Op):
     name = "upsample"
+    family = "pool"
     doc = "Resize the spatial dims to a size or by a scale (torch.nn.Upsample)."
     main_arg = "scale"
     args = (

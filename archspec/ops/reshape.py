@@ -25,6 +25,7 @@ def batch_dim(op: str, dim: int, x: tuple, extra: int = 0, name: str = "dim") ->
 @register
 class Flatten(Op):
     name = "flatten"
+    family = "reshape"
     doc = "Merge dims start..end into one (torch.nn.Flatten; dims count the batch as 0)."
     main_arg = "start"
     args = (
@@ -49,6 +50,7 @@ class Flatten(Op):
 @register
 class Reshape(Op):
     name = "reshape"
+    family = "reshape"
     doc = "Give each sample a new shape with the same number of elements (one -1 is inferred)."
     main_arg = "shape"
     args = (Arg("shape", IntList(minimum=-1), doc="per-sample shape, batch excluded; one entry may be -1"),)
@@ -75,10 +77,14 @@ class Reshape(Op):
     def apply(self, a, x):
         return x.flatten(1).unflatten(1, a["shape"])
 
+    def python(self, a, xs):
+        return f"{xs[0]}.reshape({xs[0]}.size(0), {', '.join(map(str, a['shape']))})"
+
 
 @register
 class Permute(Op):
     name = "permute"
+    family = "reshape"
     doc = "Reorder a sample's dims; dims index the sample (0 = first non-batch dim)."
     main_arg = "dims"
     args = (Arg("dims", IntList(minimum=0), doc="a permutation of the sample's dims, e.g. [1, 2, 0]"),)
@@ -93,3 +99,6 @@ class Permute(Op):
 
     def apply(self, a, x):
         return x.permute(0, *(d + 1 for d in a["dims"]))
+
+    def python(self, a, xs):
+        return f"{xs[0]}.permute(0, {', '.join(str(d + 1) for d in a['dims'])})"

@@ -18,7 +18,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as tdist
 
-from archspec.errors import ArchspecError
+from archspec.errors import ArchspecError, Reported
 
 TIMEOUT_ENV = "ARCHSPEC_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600  # a collective that waits longer than this means a peer is gone or stuck
@@ -38,7 +38,7 @@ class World:
 _world = World()
 
 
-class Echo(ArchspecError):
+class Echo(Reported):
     """An error another process (rank 0, or this machine's first process) has already reported.
 
     The CLI exits 1 without printing it, so a mistake shows once, not once per process."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from archspec import errors
 from archspec.errors import ArchspecError
 from archspec.train import checkpoint, distributed as dist
 from archspec.train.devices import autocast, grad_scaler
@@ -19,7 +20,7 @@ from archspec.train.optim import build_loss, build_optimizer, build_scheduler
 from archspec.train.transforms import Pipeline
 
 
-class Interrupted(Exception):
+class Interrupted(errors.Interrupted):
     """Ctrl-C or SIGTERM during training, after a checkpoint of the exact position was saved."""
 
     def __init__(self, path, epoch: int, batch: int, signum: int = signal.SIGINT):

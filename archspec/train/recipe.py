@@ -17,7 +17,7 @@ from typing import Callable
 from jsonschema import Draft202012Validator
 
 from archspec.diagnostics import did_you_mean
-from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
+from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError, UsageError
 
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no lr
 _STR = {"type": "string"}
@@ -80,7 +80,7 @@ RESUMABLE = {"epochs", "device", "workers", "compile", "download", "data_dir"}
 RUN_ONLY = {"out", "resume", "config", "set", "nproc", "force"}
 
 
-class OptionError(ArchspecError):
+class OptionError(UsageError):
     """Options that contradict each other; the CLI reports it as a usage error (exit 2)."""
 
 
@@ -154,7 +154,7 @@ MAX_CONFIG_BYTES = 1_000_000
 def config_layer(path) -> Layer:
     """A --config file as a layer, read as guardedly as a spec: a regular file of at most 1 MB of
     UTF-8, no YAML tags, alias bombs or 5,000-digit numbers; every mistake located in it."""
-    from archspec.spec.loader import parse_yaml
+    from archspec.lang.loader import parse_yaml
     from archspec.train.files import read_bounded
 
     file = str(path)
@@ -165,8 +165,8 @@ def config_layer(path) -> Layer:
         line = raw[:exc.start].count(b"\n") + 1
         raise ArchspecError(f"--config {file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
                             "a recipe is a YAML text file") from None
-    data, locs, _ = parse_yaml(text, file)
-    return Layer("config", {} if data is None else data, file, text, locs.get)
+    data, locations = parse_yaml(text, file)
+    return Layer("config", {} if data is None else data, file, text, locations.locate)
 
 
 def recipe_problems(spec) -> list[Diagnostic]:

@@ -40,12 +40,12 @@ def test_json_form_for_a_valid_spec():
 
 
 def test_json_form_for_an_invalid_spec_lists_located_errors():
-    result = run("check", "tests/specs/invalid/several_errors.yaml", "--format", "json")
+    result = run("check", "tests/fixtures/invalid/several_errors.yaml", "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["ok"] is False
     assert [(e["line"], e["col"], e["code"]) for e in data["errors"]] == [(7, 16, "unknown-op"), (8, 22, "unknown-key"), (10, 18, "unknown-id")]
-    assert all(e["file"] == "tests/specs/invalid/several_errors.yaml" for e in data["errors"])
+    assert all(e["file"] == "tests/fixtures/invalid/several_errors.yaml" for e in data["errors"])
 
 
 def test_depth_sums_rows_below_it():

@@ -1,4 +1,4 @@
-"""Every broken spec in tests/specs/invalid gives exactly the located errors its
+"""Every broken spec in tests/fixtures/invalid gives exactly the located errors its
 `# expect: LINE:COL: MESSAGE` header lines name, through the API and the CLI."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import archspec
 from archspec.cli.main import main
 
-INVALID = sorted((Path(__file__).parents[1] / "specs" / "invalid").glob("*.yaml"))
+INVALID = sorted((Path(__file__).parents[1] / "fixtures" / "invalid").glob("*.yaml"))
 
 
 def expected(path: Path) -> list[str]:

@@ -152,11 +152,11 @@ def test_numbering_follows_nn_sequential_with_repeat_inline_and_if():
           - {id: classifier, layers: [{dropout: 0.5}, {linear: 10}]}
     """))
     assert report.ok, report.diagnostics
-    assert [n.name for n in report.nodes if n.params] == [
+    assert [n for n in report.graph.ops() if report.graph.nodes[n]["params"]] == [
         "features.0", "features.3.0", "features.4.0", "features.stage.0.0", "features.stage.1.0", "classifier.1"]
     # inline splices conv 0 and relu 1; the pool is 2; repeat without an id numbers its copies 3 and 4;
     # the dropped relu takes no number; `stage` is entry 5 but goes by its id
-    names = [n.name for n in report.nodes]
+    names = report.graph.ops()
     assert [n for n in names if n.startswith("features.") and n.count(".") == 1] == ["features.0", "features.1", "features.2"]
     assert "features.5" not in names
 
@@ -216,8 +216,9 @@ def test_block_defaults_may_read_the_input_shape_and_params_can_be_set():
         layers:
           - {id: b, maybe_res: {out: $width}}
     """)
-    assert [n.op.name for n in archspec.check(text).nodes] == ["conv2d", "add"]
-    assert [n.op.name for n in archspec.check(text, width=6).nodes] == ["conv2d"]
+    for params, ops in (({}, ["conv2d", "add"]), ({"width": 6}, ["conv2d"])):
+        g = archspec.check(text, **params).graph
+        assert [g.nodes[n]["op"].name for n in g.ops()] == ops
     bad = archspec.check(text, widht=6)
     assert [d.message for d in bad.diagnostics] == ["unknown param 'widht' (did you mean 'width'?)"]
 

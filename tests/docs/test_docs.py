@@ -12,7 +12,8 @@ import yaml
 
 import archspec
 from archspec import plugins
-from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES, TOP_KEYS
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS, TOP_KEYS
+from archspec.ops import merges
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(ROOT.glob("docs/*.md")) + sorted(ROOT.glob("README.md"))
@@ -72,7 +73,7 @@ def test_the_reference_has_an_example_of_every_construct():
     raw = "\n".join(text for page, _, text in EXAMPLES if page == reference)
     assert set(TOP_KEYS) <= top
     assert set(ITEM_KEYS) | set(COMBINATORS) | {"body", "shortcut", "times"} <= keys
-    assert set(MERGES) <= keys | strings
+    assert set(merges()) <= keys | strings
     assert any(isinstance(d.get("input"), dict) for d in examples), "named inputs"
     assert "required" in strings, "a required block param"
     for feature in ("$", "${", "${i", "input.c", "input.h", "if:", "inline: true", "[0]}", "min(", " if ", " else "):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-ZOO = HERE / "specs" / "zoo.yaml"
+ZOO = HERE.parent / "fixtures" / "zoo.yaml"
 
 # spec -> params: the notes' 224x224 networks at the sizes their recipes train at
 SMALL = {

@@ -77,7 +77,7 @@ def test_missing_onnx_gets_the_install_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` fail
     result = run(LENET, "-o", tmp_path / "x.onnx")
     assert result.exit_code == 1
-    assert "Error: onnx is not installed; install the export extra: pip install 'archspec[export]'" in result.output
+    assert "error: onnx is not installed; install the export extra: pip install 'archspec[export]'" in result.output
 
 
 def test_dynamo_exporter(tmp_path):

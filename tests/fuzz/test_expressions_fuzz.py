@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archspec.spec.expr import MAX_SEQUENCE, ExprError, InputShape, evaluate  # noqa: E402
+from archspec.lang.expr import MAX_SEQUENCE, ExprError, InputShape, evaluate  # noqa: E402
 from fuzz_budget import fuzz_settings  # noqa: E402
 
 NAMES = {"input": InputShape((3, 8, 8)), "i": 2, "planes": 64, "act": "relu", "sizes": [1, 2, 3]}

@@ -1,4 +1,4 @@
-"""The hostile corpus (tests/specs/hostile) and a runner that checks one file in a child
+"""The hostile corpus (tests/fixtures/hostile) and a runner that checks one file in a child
 process under a memory cap, measuring wall time and peak memory. Shared by
 test_corpus.py and benchmarks/hostile.py."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-HOSTILE = Path(__file__).resolve().parents[1] / "specs" / "hostile"
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 ADDRESS_SPACE = 1 << 30  # the child is refused memory beyond 1 GiB of address space
 
 # file -> the start of its first diagnostic: "LINE:COL: error: MESSAGE"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import archspec
-from archspec.spec.expr import ExprError, InputShape, evaluate
+from archspec.lang.expr import ExprError, InputShape, evaluate
 
 NAMES = {"input": InputShape((3, 8, 8)), "planes": 4, "big": [1] * 10_000}
 

@@ -35,10 +35,10 @@ def test_build_refuses_more_than_the_free_memory_before_allocating():
 
 
 def test_no_module_is_built_when_memory_is_short(monkeypatch):
-    import archspec.emit
+    import archspec.compiler.emit
 
     monkeypatch.setattr(resources, "free_bytes", lambda device="cpu": 1000)
-    monkeypatch.setattr(archspec.emit, "emit", lambda report: pytest.fail("emit ran"))
+    monkeypatch.setattr(archspec.compiler.emit, "emit", lambda report: pytest.fail("emit ran"))
     with pytest.raises(archspec.ResourceError, match=r"needs 8.33 KiB \(1,930 parameters x 4 bytes \+ 808 B of "
                                                       r"activations for one sample\) but cpu has 1000 B free"):
         archspec.build(SMALL)

@@ -1,7 +1,8 @@
 """Every op's rules against torch itself: shape, parameter count, MACs, and refusals.
 
-Strategies (conftest.py) draw arguments and input shapes; torch is the oracle. An op
-without a strategy fails here, so a newly registered op cannot go untested."""
+Strategies (tests/ops/strategies/, one module per family) draw arguments and input shapes;
+torch is the oracle. An op without a strategy fails here, so a newly registered op cannot go
+untested."""
 from __future__ import annotations
 
 import subprocess
@@ -10,11 +11,11 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec.ops as ops
-from archspec.ops.base import ShapeRuleError
+from archspec.ops.base import Op, ShapeRuleError
 
 OPS = sorted(ops.registry())
 
@@ -70,7 +71,7 @@ def run_torch(op, a, xs):
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_op_agrees_with_torch(name, op_strategies, data):
-    assert name in op_strategies, f"op '{name}' has no hypothesis strategy in tests/ops/conftest.py"
+    assert name in op_strategies, f"op '{name}' has no hypothesis strategy in tests/ops/strategies/"
     op = ops.get(name)
     given_args, xs = data.draw(op_strategies[name](op), label="args, inputs")
     a, problems = op.check_args(given_args)
@@ -95,8 +96,8 @@ def test_op_agrees_with_torch(name, op_strategies, data):
     assert op.macs(a, xs, out) * 2 == flops(fn, xs)
 
 
-def test_every_op_has_a_strategy(op_strategies):
-    assert set(OPS) <= set(op_strategies)
+def test_every_op_has_a_strategy_and_every_strategy_an_op(op_strategies):
+    assert set(OPS) == set(op_strategies)
     assert len(OPS) >= 50
 
 
@@ -104,9 +105,40 @@ def test_every_op_has_a_strategy(op_strategies):
 def test_op_declaration(name):
     op = ops.get(name)
     assert op.name == name and op.doc and all(arg.doc for arg in op.args)
-    assert op.arity == (None if name in {"concat", "stack", "add", "mul", "max", "mean"} else 1)
+    assert op.family.isidentifier() and op.family not in ("other", "plugin")
+    assert op.roles and all(role.isidentifier() for role in op.roles) and op.role(5) == op.roles[-1]
     assert op.main_arg is None or op.main_arg in op.arg_map
     assert len({arg.name for arg in op.args}) == len(op.args)
+
+
+def test_the_merges_come_from_the_registry():
+    """The ops `merge:` may name are the variadic ones, in the order docs/spec-language.md gives them."""
+    from archspec.lang.schema import spec_schema
+
+    assert ops.merges() == ("concat", "add", "mul", "max", "mean", "stack")
+    assert all(ops.get(name).variadic and ops.get(name).family == "merge" for name in ops.merges())
+    assert spec_schema()["$defs"]["item"]["anyOf"][1]["properties"]["merge"]["anyOf"][0]["enum"] == list(ops.merges())
+
+
+FUNCTIONAL = [name for name in OPS if type(ops.get(name)).apply is not Op.apply]
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_functional_ops_have_a_python_form_that_computes_the_same(name, op_strategies, data):
+    """The Python form of a functional op (what the standalone export writes) computes what `apply` does."""
+    op = ops.get(name)
+    given_args, xs = data.draw(op_strategies[name](op), label="args, inputs")
+    a, _ = op.check_args(given_args)
+    try:
+        op.shape(a, xs)
+    except ShapeRuleError:
+        assume(False)
+    tensors = [torch.randn(2, *x) for x in xs]
+    text = op.python(a, [f"xs[{k}]" for k in range(len(xs))])
+    got = eval(text, {"torch": torch, "xs": tensors})  # noqa: S307 - the op's own text, as the exported file runs it
+    torch.testing.assert_close(got, op.apply(a, *tensors))
 
 
 def test_main_args():

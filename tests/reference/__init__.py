@@ -1,7 +1,9 @@
 """Hand-written PyTorch reference models for the specs in specs/.
 
 d2l.py holds the course notes' networks, torchvision_layout.py the standard
-architectures in torchvision's module layout. `REFERENCES` maps a spec's path
+architectures in torchvision's module layout, modern_cnn.py and transformers.py today's
+networks (ConvNeXt to Swin in torchvision's layout, GPT-2 in nanoGPT's, two small text
+classifiers), checked by test_modern.py until their specs exist. `REFERENCES` maps a spec's path
 (relative to the repository root) to a function building its reference model.
 """
 from __future__ import annotations

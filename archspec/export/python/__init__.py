@@ -5,8 +5,7 @@ spec's ids, so the file's module has the same state_dict keys as `archspec.build
 """
 from __future__ import annotations
 
-import re
-
+from archspec.compiler.emit import class_name
 from archspec.export.python.classes import ClassDef, cluster, parameterize
 from archspec.export.python.modules import forget
 from archspec.export.python.render import render_class
@@ -25,12 +24,6 @@ def to_python(report, weights: str | None = None) -> str:
         return _Generator(report, weights).source()
     finally:
         forget()
-
-
-def camel(name: str) -> str:
-    words = re.split(r"[^A-Za-z0-9]+", name)
-    joined = "".join(w[:1].upper() + w[1:] for w in words if w)
-    return joined if joined[:1].isalpha() else "Net" + joined
 
 
 class _Generator:
@@ -71,11 +64,11 @@ class _Generator:
 
     def _name(self, key) -> str:
         if key == ROOT_KEY:
-            name = camel(self.report.spec.name)
+            name = class_name(self.report.spec.name)
         elif key[0] == "block":
-            name = camel(key[1])
+            name = class_name(key[1])
         else:
-            name = camel(key[2])
+            name = class_name(key[2])
         base, n = name, 2
         while name in self.names:
             name, n = f"{base}{n}", n + 1
@@ -148,7 +141,7 @@ class _Generator:
 
     def _header(self) -> str:
         spec, r = self.report.spec, self.report
-        params = ", ".join(f"{k}={v!r}" for k, v in r.expanded.params.items())
+        params = ", ".join(f"{k}={v!r}" for k, v in r.graph.spec_params.items())
         ins = ", ".join((f"{k} " if len(r.input_shapes) > 1 else "") + batched(s) for k, s in r.input_shapes.items())
         outs = ", ".join(batched(s) for s in r.output_shapes.values())
         from archspec import __version__

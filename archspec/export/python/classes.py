@@ -233,7 +233,7 @@ def _flag_name(entry, new, common) -> str:
     if entry.name.isidentifier():
         base = entry.name
     elif isinstance(entry.body, Func):
-        base = f"use_{entry.body.op}"
+        base = f"use_{entry.body.op.name}"
     else:
         base = f"use_{entry.body.ctor.cls.lower()}" if isinstance(entry.body, Leaf) else "use_block"
     return _fresh(base, set(new) | {c.split("[")[0] for c in common})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from archspec.export.python.modules import MERGES, expression
+from archspec.export.python.modules import expression
 from archspec.export.python.templates import Func
 
 
@@ -65,7 +65,7 @@ def _pick(e, i, args, var, last, live, prefer, is_output) -> str:
     wanted = prefer.get(i)
     if wanted and (wanted not in live or wanted in dying):
         return wanted
-    if isinstance(e.body, Func) and e.body.op in MERGES:
+    if isinstance(e.body, Func) and e.body.op.variadic:
         if "out" in dying or "out" not in live:
             return "out"
     if args and args[0] in dying:
@@ -94,11 +94,11 @@ def _branch_names(entries, uses, outputs) -> dict:
 
     prefer: dict = {}
     for m, e in enumerate(entries):
-        if not (isinstance(e.body, Func) and e.body.op in MERGES and len(e.inputs) > 1):
+        if not (isinstance(e.body, Func) and e.body.op.variadic and len(e.inputs) > 1):
             continue
         chains = [chain_to(ref) for ref in e.inputs]
         filled = [c for c in chains if c]
-        if (e.body.op == "add" and len(e.inputs) == 2) or len(filled) == 1:
+        if (e.body.op.name == "add" and len(e.inputs) == 2) or len(filled) == 1:
             longest = max(filled, key=len, default=[])
             names = {id(c): "out" if c is longest else ("identity" if len(filled) == 2 else None) for c in filled}
         else:

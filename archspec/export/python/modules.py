@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from functools import reduce
 
 import torch
 from torch import nn
@@ -32,12 +31,14 @@ EMPTY = inspect.Parameter.empty
 _built: dict[int, tuple] = {}
 
 
-def module_of(node):
-    """The node's module built on the meta device (no memory, no init), or None if functional."""
-    hit = _built.get(id(node))
-    if hit is None or hit[0] is not node:
+def module_of(graph, name: str):
+    """Op node `name`'s module built on the meta device (no memory, no init), or None if functional."""
+    hit = _built.get((id(graph), name))
+    if hit is None or hit[0] is not graph:
+        data = graph.nodes[name]
         with torch.device("meta"):
-            hit = _built[id(node)] = (node, node.op.module(node.args, [v.shape for v in node.inputs]))
+            module = data["op"].module(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)])
+        hit = _built[(id(graph), name)] = (graph, module)
     return hit[1]
 
 
@@ -101,30 +102,9 @@ def fingerprint(module) -> tuple:
     return type(module), repr(attrs), state
 
 
-# ---- functional ops: name -> (args, [input expressions]) -> expression --------------------
-def _join(op: str):
-    return lambda a, xs: f" {op} ".join(xs)
-
-
-def _pairwise(fn: str):
-    return lambda a, xs: reduce(lambda left, right: f"{fn}({left}, {right})", xs)
-
-
-FUNCTIONAL = {
-    "add": _join("+"),
-    "mul": _join("*"),
-    "max": _pairwise("torch.maximum"),
-    "mean": lambda a, xs: f"({' + '.join(xs)}) / {len(xs)}",
-    "concat": lambda a, xs: f"torch.cat([{', '.join(xs)}], dim={a['dim']})",
-    "stack": lambda a, xs: f"torch.stack([{', '.join(xs)}], dim={a['dim']})",
-    "reshape": lambda a, xs: f"{xs[0]}.reshape({xs[0]}.size(0), {', '.join(map(str, a['shape']))})",
-    "permute": lambda a, xs: f"{xs[0]}.permute(0, {', '.join(str(d + 1) for d in a['dims'])})",
-}
-MERGES = {"add", "mul", "max", "mean", "concat", "stack"}
-
-
-def expression(op_name: str, args: dict, xs: list[str], where: str) -> str:
-    rule = FUNCTIONAL.get(op_name)
-    if rule is None:
-        raise ArchspecError(f"{where}: op '{op_name}' has no Python form yet; export to onnx or torchscript instead")
-    return rule(args, xs)
+def expression(op, args: dict, xs: list[str], where: str) -> str:
+    """A functional node as a Python expression over its inputs' expressions: the op's own form."""
+    text = op.python(args, xs)
+    if text is None:
+        raise ArchspecError(f"{where}: op '{op.name}' has no Python form yet; export to onnx or torchscript instead")
+    return text

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archspec.compiler.ir import Ref
+
 ROOT = ""
 
 
@@ -16,7 +18,7 @@ class Entry:
     """A direct child of a scope: one node (`node` set) or a sub-scope (`scope` set)."""
 
     name: str  # local name (last part of the module path)
-    node: object = None
+    node: str | None = None  # the op node's name (its module path) in the graph
     scope: "Scope | None" = None
     inputs: list[str] = field(default_factory=list)  # refs read, in order of first use
     outputs: list[str] = field(default_factory=list)  # refs it produces that others read
@@ -31,6 +33,7 @@ class Scope:
     outputs: list[str] = field(default_factory=list)
     input_shapes: list[tuple] = field(default_factory=list)
     owner: str | None = None  # the block this scope is part of, if any
+    graph: object = None  # the IR the scope's nodes live in
 
     @property
     def name(self) -> str:
@@ -49,40 +52,41 @@ class Scope:
 
 
 def build_tree(report) -> Scope:
-    """Group the report's nodes by module path; compute each scope's inputs and outputs."""
-    root = Scope(ROOT)
+    """Group the report's op nodes by module path; compute each scope's inputs and outputs."""
+    g = report.graph
+    root = Scope(ROOT, graph=g)
     scopes = {ROOT: root}
-    for node in report.nodes:
-        parts = node.name.split(".")
+    for name in g.ops():
+        parts = name.split(".")
         parent = root
         for k in range(1, len(parts)):
             path = ".".join(parts[:k])
             scope = scopes.get(path)
             if scope is None:
-                block = report.expanded.blocks.get(path)
+                block = g.blocks.get(path)
                 owner = block[0] if block else parent.owner
-                scope = scopes[path] = Scope(path, block, owner=owner)
+                scope = scopes[path] = Scope(path, block, owner=owner, graph=g)
                 parent.entries.append(Entry(parts[k - 1], scope=scope))
             parent = scope
-        parent.entries.append(Entry(parts[-1], node=node))
-    shapes = {name: shape for name, shape in report.input_shapes.items()}
-    for node in report.nodes:
-        shapes[node.name] = node.shape
-    readers = _readers(report)
+        parent.entries.append(Entry(parts[-1], node=name))
+    shapes = dict(report.input_shapes)
+    for name in g.ops():
+        shapes[name] = g.shape_of(Ref(name))
+    readers = _readers(g)
     _flow(root, readers, shapes)
     root.inputs, root.input_shapes = list(report.input_shapes), list(report.input_shapes.values())
-    root.outputs = [v.ref for v in report.expanded.outputs]
+    root.outputs = [ref.node for ref in g.outputs]
     return root
 
 
-def _readers(report) -> dict[str, list[str]]:
-    """ref -> names of the nodes that read it ('' stands for the model's outputs)."""
+def _readers(g) -> dict[str, list[str]]:
+    """value -> names of the nodes that read it ('' stands for the model's outputs)."""
     readers: dict[str, list[str]] = {}
-    for node in report.nodes:
-        for v in node.inputs:
-            readers.setdefault(v.ref, []).append(node.name)
-    for v in report.expanded.outputs:
-        readers.setdefault(v.ref, []).append("")
+    for name in g.ops():
+        for ref in g.inputs_of(name):
+            readers.setdefault(ref.node, []).append(name)
+    for ref in g.outputs:
+        readers.setdefault(ref.node, []).append("")
     return readers
 
 
@@ -96,8 +100,8 @@ def _flow(scope: Scope, readers: dict, shapes: dict) -> None:
             _flow(entry.scope, readers, shapes)
             entry.inputs, entry.outputs = entry.scope.inputs, entry.scope.outputs
         else:
-            entry.inputs = _unique(v.ref for v in entry.node.inputs)
-            entry.outputs = [entry.node.name]
+            entry.inputs = _unique(ref.node for ref in scope.graph.inputs_of(entry.node))
+            entry.outputs = [entry.node]
     if not scope.path:
         return
     names = [n for e in scope.entries for n in _nodes(e)]
@@ -109,7 +113,7 @@ def _flow(scope: Scope, readers: dict, shapes: dict) -> None:
 
 def _nodes(entry: Entry):
     if entry.node is not None:
-        yield entry.node.name
+        yield entry.node
     else:
         for e in entry.scope.entries:
             yield from _nodes(e)

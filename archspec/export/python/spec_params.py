@@ -24,15 +24,15 @@ def name_spec_params(top, report, generate, others) -> None:
     `generate(report)` gives (root template, text of the other classes) of another report;
     `others` is that text for this one. A param is taken only when it changes nothing but
     those literals: a class that would silently keep the old value makes it a trap."""
-    from archspec.compiler import check_spec
+    from archspec.compiler.pipeline import check_spec
 
-    base = report.expanded.params
+    base = report.graph.spec_params
     for name, value in base.items():
         other = nudged(value)
         if other is None or not name.isidentifier():
             continue
         changed = check_spec(report.spec, {**base, name: other})
-        if not changed.ok or [n.name for n in changed.nodes] != [n.name for n in report.nodes]:
+        if not changed.ok or changed.graph.ops() != report.graph.ops():
             continue
         template, text = generate(changed)
         moved = _moved(top.base, template, value, other)

@@ -39,7 +39,7 @@ class Call:
 class Func:
     """A functional node (a merge, reshape, permute): an expression in forward."""
 
-    op: str
+    op: object  # the Op
     args: dict
 
 
@@ -74,7 +74,7 @@ def shape(body) -> tuple:
         return ("call", id(body.cls))
     if isinstance(body, Seq):
         return ("seq", tuple((name, shape(b)) for name, b in body.items))
-    return ("func", body.op, repr(sorted(body.args.items())))
+    return ("func", body.op.name, repr(sorted(body.args.items())))
 
 
 def values(body, path=()):
@@ -112,13 +112,13 @@ def class_key(scope) -> tuple | None:
     return ("scope", scope.depth, stem)
 
 
-def is_module(entry) -> bool:
-    return entry.scope is not None or module_of(entry.node) is not None
+def is_module(scope, entry) -> bool:
+    return entry.scope is not None or module_of(scope.graph, entry.node) is not None
 
 
 def is_chain(scope) -> bool:
     """A chain of modules, each reading only the previous one: what nn.Sequential runs."""
-    if len(scope.inputs) != 1 or len(scope.outputs) != 1 or not all(is_module(e) for e in scope.entries):
+    if len(scope.inputs) != 1 or len(scope.outputs) != 1 or not all(is_module(scope, e) for e in scope.entries):
         return False
     previous = scope.inputs[0]
     for e in scope.entries:
@@ -128,17 +128,18 @@ def is_chain(scope) -> bool:
     return scope.outputs == [previous]
 
 
-def body_of(entry, classes) -> object:
-    """The code for one entry; `classes(scope)` gives the Call of a scope that is a class."""
+def body_of(scope, entry, classes) -> object:
+    """The code for one entry of `scope`; `classes(scope)` gives the Call of a scope that is a class."""
     if entry.scope is not None:
         call = classes(entry.scope)
         if call is not None:
             return call
-        return Seq([(e.name, body_of(e, classes)) for e in entry.scope.entries])
-    module = module_of(entry.node)
+        return Seq([(e.name, body_of(entry.scope, e, classes)) for e in entry.scope.entries])
+    module = module_of(scope.graph, entry.node)
     if module is None:
-        return Func(entry.node.op.name, dict(entry.node.args))
-    return Leaf(ctor(module, entry.node.name))
+        data = scope.graph.nodes[entry.node]
+        return Func(data["op"], dict(data["args"]))
+    return Leaf(ctor(module, entry.node))
 
 
 def template(scope, classes) -> Template:
@@ -146,7 +147,7 @@ def template(scope, classes) -> Template:
     produced: dict[str, tuple] = {ref: ("in", k) for k, ref in enumerate(scope.inputs)}
     t = Template(scope, kind)
     for j, e in enumerate(scope.entries):
-        body = body_of(e, classes)
+        body = body_of(scope, e, classes)
         refs = [produced[r] for r in e.inputs]
         t.entries.append(TEntry(e.name, body, refs, len(e.outputs), stateful(body), _where(scope, e)))
         for o, ref in enumerate(e.outputs):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import yaml
 
-from archspec.errors import Diagnostic, Loc, SpecError
+from archspec.errors import Code, Diagnostic, Loc, error_for
 
 try:
     from yaml import CSafeLoader as _Parser
@@ -27,7 +27,7 @@ _END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 def check_events(text: str, file: str, max_depth: int, max_nodes: int) -> None:
-    """Raise a located SpecError when the YAML is too deep or too large; YAML syntax
+    """Raise a located ResourceError when the YAML is too deep or too large; YAML syntax
     errors are left to the composer, which reports them with the same marks."""
     parser = _Parser(text)
     nodes = 0
@@ -42,7 +42,7 @@ def check_events(text: str, file: str, max_depth: int, max_nodes: int) -> None:
             mark, depth, frame, last = event.start_mark, len(frames) - 1, frames[-1], event.end_mark
             if isinstance(event, yaml.AliasEvent):
                 if any(f[0] == event.anchor for f in frames):
-                    _fail(file, mark, "recursive-alias", f"alias *{event.anchor} is inside its own anchor &{event.anchor} (a structure without end)")
+                    _fail(file, mark, Code.RECURSIVE_ALIAS, f"alias *{event.anchor} is inside its own anchor &{event.anchor} (a structure without end)")
                 size, sub_depth = anchors.get(event.anchor, (1, 0))
                 nodes += size
                 frame[2] = max(frame[2], depth + sub_depth)
@@ -61,13 +61,13 @@ def check_events(text: str, file: str, max_depth: int, max_nodes: int) -> None:
                 frame = frames[-1]
                 frame[2] = max(frame[2], deepest)
             if frame[2] > max_depth:
-                _fail(file, mark, "too-deep", f"spec is nested more than {max_depth} levels deep")
+                _fail(file, mark, Code.TOO_DEEP, f"spec is nested more than {max_depth} levels deep")
             if nodes > max_nodes:
-                _fail(file, mark, "too-large", f"spec has more than {max_nodes:,} YAML nodes once aliases are expanded (an alias bomb?)")
+                _fail(file, mark, Code.TOO_LARGE, f"spec has more than {max_nodes:,} YAML nodes once aliases are expanded (an alias bomb?)")
     except yaml.YAMLError as e:
         deep = _flow_too_deep(text, last, getattr(e, "problem_mark", None), len(frames) - 1, max_depth)
         if deep is not None:
-            _fail(file, deep, "too-deep", f"spec is nested more than {max_depth} levels deep")
+            _fail(file, deep, Code.TOO_DEEP, f"spec is nested more than {max_depth} levels deep")
         return
     finally:
         dispose = getattr(parser, "dispose", None)
@@ -113,4 +113,4 @@ def _flow_too_deep(text: str, start, stop, depth: int, max_depth: int):
 
 
 def _fail(file: str, mark, code: str, message: str):
-    raise SpecError([Diagnostic(Loc(file, mark.line + 1, mark.column + 1), code, message)])
+    raise error_for([Diagnostic(Loc(file, mark.line + 1, mark.column + 1), code, message)])

@@ -92,7 +92,7 @@ def test_resnet18_against_resnet50_json():
     result = run("diff", "resnet18", "resnet50", "--format", "json")
     assert result.exit_code == 0
     out = json.loads(result.stdout)
-    r18, r50 = ({n.name for n in archspec.check(str(ROOT / "specs" / f"{s}.yaml")).nodes} for s in ("resnet18", "resnet50"))
+    r18, r50 = (set(archspec.check(str(ROOT / "specs" / f"{s}.yaml")).graph.ops()) for s in ("resnet18", "resnet50"))
     kinds = {k: {c["name"] for c in out["nodes_changed"] if c["kind"] == k} for k in ("added", "removed", "changed")}
     assert kinds["added"] == r50 - r18 and kinds["removed"] == r18 - r50 and "layer1.0.conv3" in kinds["added"]
     assert kinds["changed"] <= r18 & r50 and "fc" in kinds["changed"]

@@ -39,7 +39,8 @@ def test_ops_json_describes_one_op():
     result = run("ops", "linear", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
-        "name": "linear", "doc": registry()["linear"].doc, "category": "linear", "inputs": 1, "main_arg": "out",
+        "name": "linear", "doc": registry()["linear"].doc, "category": "linear", "inputs": 1, "roles": ["input"],
+        "main_arg": "out",
         "args": [{"name": "out", "type": "a positive integer", "required": True, "doc": "output features"},
                  {"name": "bias", "type": "true or false", "required": False, "default": True, "doc": "add a learnable bias"}],
         "plugin": None, "checked_by_forward": False}
@@ -63,7 +64,7 @@ def test_ops_detail_is_a_table_of_arguments():
 def test_ops_unknown_name_is_a_usage_error():
     result = run("ops", "conv2")
     assert result.exit_code == 2
-    assert "Error: Invalid value for NAME: unknown op 'conv2' (did you mean 'conv2d'?)" in result.output
+    assert "error: Invalid value for NAME: unknown op 'conv2' (did you mean 'conv2d'?)" in result.output
 
 
 # ---- archspec list ---------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def test_new_refuses_to_overwrite(tmp_path):
     target.write_text("keep me")
     result = run("new", "mine", "-o", target)
     assert result.exit_code == 1
-    assert f"Error: {target} exists; not overwriting it" in result.output
+    assert f"error: {target} exists; not overwriting it" in result.output
     assert target.read_text() == "keep me"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archspec.spec.model import Value
+from archspec.compiler.ir import Ref
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Scope:
 class Env:
     """The ids visible to `from:` in one layer list (lexical: enclosing lists are visible)."""
 
-    input: Value
+    input: Ref
     parent: "Env | None" = None
     ids: dict = field(default_factory=dict)
 

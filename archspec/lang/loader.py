@@ -2,7 +2,8 @@
 
 Locations live in a side table keyed by the path from the root (('layers', 3, 'conv2d',
 'out')), so the data stays plain dicts and lists and JSON Schema errors, whose paths
-have the same form, map straight back to lines.
+have the same form, map straight back to lines. This is archspec's one YAML location
+finder: a spec's, and any other YAML file's (`locate_in`).
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from archspec.errors import Diagnostic, Loc, SpecError
-from archspec.spec.yaml_guard import check_events
+from archspec.errors import ArchspecError, Code, Diagnostic, Loc, error_for
+from archspec.lang.yaml_guard import check_events
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -48,15 +49,48 @@ SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool",
 
 
 @dataclass
+class Locations:
+    """Where each key and value of a YAML document is, by its path from the root."""
+
+    file: str
+    values: dict = field(default_factory=dict)  # path -> Loc of the value
+    keys: dict = field(default_factory=dict)  # path -> Loc of the mapping key that leads to it
+
+    def locate(self, path: tuple, key: bool = False) -> Loc:
+        """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
+        path = tuple(path)
+        table = self.keys if key else self.values
+        while path:
+            if path in table:
+                return table[path]
+            if key and path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), Loc(self.file, 1, 1))
+
+
+def locate_in(text: str, file: str) -> Locations:
+    """The locations of any YAML text (a --config file, say), read with the spec's guards;
+    text that is not YAML has none, and everything in it is placed at its start."""
+    try:
+        return parse_yaml(text, file)[1]
+    except ArchspecError:
+        return Locations(file)
+
+
+@dataclass
 class Spec:
-    """A parsed, schema-valid spec. `data` is plain Python; `locs` maps key paths to places."""
+    """A parsed spec: `data` is plain Python, `locations` says where each part of it is written."""
 
     data: dict
     text: str
     file: str
     path: str | None = None
-    locs: dict = field(default_factory=dict)
-    key_locs: dict = field(default_factory=dict)
+    locations: Locations = None
+
+    def __post_init__(self):
+        if self.locations is None:
+            self.locations = Locations(self.file)
 
     def _get(self, key: str, kind: type):
         """A top-level value of the right type, or None (a broken spec may be any YAML)."""
@@ -89,15 +123,7 @@ class Spec:
 
     def locate(self, path: tuple, key: bool = False) -> Loc:
         """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
-        path = tuple(path)
-        table = self.key_locs if key else self.locs
-        while path:
-            if path in table:
-                return table[path]
-            if key and path in self.locs:
-                return self.locs[path]
-            path = path[:-1]
-        return self.locs.get((), Loc(self.file, 1, 1))
+        return self.locations.locate(path, key)
 
     def error(self, path: tuple, code: str, message: str, key: bool = False) -> Diagnostic:
         return Diagnostic(self.locate(path, key), code, message)
@@ -109,53 +135,57 @@ def read_source(spec) -> tuple[str, str, str | None]:
         isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
     ):
         path = os.fspath(spec)
+
+        def refuse(loc, code, message):  # the file could not be read: its text stands empty
+            return error_for([Diagnostic(loc, code, message)], {path: ""})
+
         try:
             size = os.path.getsize(path)
             if size > MAX_BYTES:
-                raise SpecError([Diagnostic(Loc(path, 1, 1), "too-large", f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}")])
+                raise refuse(Loc(path, 1, 1), Code.TOO_LARGE, f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}")
             with open(path, "rb") as f:  # bounded: a device such as /dev/zero has no size
                 raw = f.read(MAX_BYTES + 1)
             if len(raw) > MAX_BYTES:
-                raise SpecError([Diagnostic(Loc(path, 1, 1), "too-large", f"spec file is over the limit of {MAX_BYTES:,} bytes")])
+                raise refuse(Loc(path, 1, 1), Code.TOO_LARGE, f"spec file is over the limit of {MAX_BYTES:,} bytes")
         except OSError as e:
-            raise SpecError([Diagnostic(None, "io", f"cannot read spec '{path}': {e.strerror or e}")]) from None
+            raise refuse(None, Code.IO, f"cannot read spec '{path}': {e.strerror or e}") from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
             col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            raise SpecError([Diagnostic(Loc(path, line, col), "encoding", f"spec is not UTF-8 text (byte 0x{raw[e.start]:02x})")]) from None
+            raise refuse(Loc(path, line, col), Code.ENCODING, f"spec is not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
         return text, path, path
     if not isinstance(spec, str):
-        raise SpecError([Diagnostic(None, "usage", f"a spec is a path or YAML text, not {type(spec).__name__}")])
+        raise error_for([Diagnostic(None, Code.USAGE, f"a spec is a path or YAML text, not {type(spec).__name__}")])
     if len(spec) > MAX_BYTES:
-        raise SpecError([Diagnostic(None, "too-large", f"spec text is {len(spec):,} characters; the limit is {MAX_BYTES:,}")])
+        raise error_for([Diagnostic(None, Code.TOO_LARGE, f"spec text is {len(spec):,} characters; the limit is {MAX_BYTES:,}")])
     return spec, "<spec>", None
 
 
-def parse_yaml(text: str, file: str) -> tuple[object, dict, dict]:
+def parse_yaml(text: str, file: str) -> tuple[object, Locations]:
     """Compose YAML into nodes (keeping marks) and convert them to plain data plus locations."""
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise SpecError([Diagnostic(Loc(file, line, 1), "yaml", "spec contains a NUL byte: this is not a text file")])
+        raise error_for([Diagnostic(Loc(file, line, 1), Code.YAML, "spec contains a NUL byte: this is not a text file")])
     try:
         check_events(text, file, MAX_DEPTH, MAX_NODES)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.reader.ReaderError as e:
         before = text.encode("utf-8")[: e.position].decode("utf-8", "ignore")
         loc = Loc(file, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-        raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.reason} (found {_char(e.character)})")]) from None
+        raise error_for([Diagnostic(loc, Code.YAML, f"invalid YAML: {e.reason} (found {_char(e.character)})")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = _inside(text, file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        raise SpecError([Diagnostic(loc, "yaml", f"invalid YAML: {e.problem or e.context}")]) from None
+        raise error_for([Diagnostic(loc, Code.YAML, f"invalid YAML: {e.problem or e.context}")]) from None
     except yaml.YAMLError as e:
-        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml", f"invalid YAML: {e}")]) from None
+        raise error_for([Diagnostic(Loc(file, 1, 1), Code.YAML, f"invalid YAML: {e}")]) from None
     except RecursionError:
-        raise SpecError([Diagnostic(Loc(file, 1, 1), "yaml", "YAML nested too deeply")]) from None
+        raise error_for([Diagnostic(Loc(file, 1, 1), Code.YAML, "YAML nested too deeply")]) from None
     converter = _Converter(file)
     data = converter.convert(root, ())
-    return data, converter.locs, converter.key_locs
+    return data, converter.locations
 
 
 def _inside(text: str, file: str, line: int, col: int) -> Loc:
@@ -173,8 +203,7 @@ def _char(character) -> str:
 class _Converter:
     def __init__(self, file: str):
         self.file = file
-        self.locs: dict = {}
-        self.key_locs: dict = {}
+        self.locations = Locations(file)
         self.count = 0
         self.scalars = yaml.SafeLoader("")
         self.cache: dict = {}  # (tag, text) -> value: specs repeat the same keys and numbers a lot
@@ -183,37 +212,37 @@ class _Converter:
         return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def fail(self, node, code: str, message: str):
-        raise SpecError([Diagnostic(self.loc(node), code, message)])
+        raise error_for([Diagnostic(self.loc(node), code, message)])
 
     def convert(self, node, path: tuple):
         self.count += 1
         if self.count > MAX_NODES:
-            self.fail(node, "too-large", f"spec expands to more than {MAX_NODES:,} YAML nodes (an alias bomb?)")
+            self.fail(node, Code.TOO_LARGE, f"spec expands to more than {MAX_NODES:,} YAML nodes (an alias bomb?)")
         if len(path) > MAX_DEPTH:
-            self.fail(node, "too-deep", f"spec is nested more than {MAX_DEPTH} levels deep")
+            self.fail(node, Code.TOO_DEEP, f"spec is nested more than {MAX_DEPTH} levels deep")
         if node is None:
             return None
-        self.locs.setdefault(path, self.loc(node))
+        self.locations.values.setdefault(path, self.loc(node))
         if isinstance(node, yaml.MappingNode):
             if node.tag != MAP_TAG:
-                self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+                self.fail(node, Code.YAML_TAG, f"YAML tag '{node.tag}' is not allowed in a spec")
             out = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.fail(key_node, "yaml", "YAML merge keys ('<<') are not supported in specs; use a block")
+                    self.fail(key_node, Code.YAML, "YAML merge keys ('<<') are not supported in specs; use a block")
                 if not isinstance(key_node, yaml.ScalarNode):
-                    self.fail(key_node, "yaml", "a mapping key must be a plain name")
+                    self.fail(key_node, Code.YAML, "a mapping key must be a plain name")
                 key = self.scalar(key_node)
                 if isinstance(key, float) or key is None:
                     key = key_node.value
                 if key in out:
-                    self.fail(key_node, "duplicate-key", f"duplicate key '{key}'")
-                self.key_locs[path + (key,)] = self.loc(key_node)
+                    self.fail(key_node, Code.DUPLICATE_KEY, f"duplicate key '{key}'")
+                self.locations.keys[path + (key,)] = self.loc(key_node)
                 out[key] = self.convert(value_node, path + (key,))
             return out
         if isinstance(node, yaml.SequenceNode):
             if node.tag != SEQ_TAG:
-                self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+                self.fail(node, Code.YAML_TAG, f"YAML tag '{node.tag}' is not allowed in a spec")
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         return self.scalar(node)
 
@@ -221,14 +250,14 @@ class _Converter:
         if node.tag not in SCALAR_TAGS:
             if node.tag.startswith("tag:yaml.org,2002:") and node.tag.rsplit(":", 1)[-1] in ("timestamp", "binary"):
                 return node.value
-            self.fail(node, "yaml-tag", f"YAML tag '{node.tag}' is not allowed in a spec")
+            self.fail(node, Code.YAML_TAG, f"YAML tag '{node.tag}' is not allowed in a spec")
         key = (node.tag, node.value)
         if key not in self.cache:
             try:
                 self.cache[key] = self.scalars.construct_object(node)
             except (ValueError, OverflowError) as e:  # e.g. an integer of more than 4,300 digits
                 shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}... ({len(node.value):,} characters)"
-                self.fail(node, "yaml", f"cannot read {shown}: {e}")
+                self.fail(node, Code.YAML, f"cannot read {shown}: {e}")
         return self.cache[key]
 
 
@@ -238,14 +267,14 @@ def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
         return spec, []
     text, file, path = read_source(spec)
     try:
-        data, locs, key_locs = parse_yaml(text, file)
-    except SpecError as e:
+        data, locations = parse_yaml(text, file)
+    except ArchspecError as e:
         e.sources = {file: text}
         raise
     if data is None:
-        raise SpecError([Diagnostic(Loc(file, 1, 1), "empty", "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
-    loaded = Spec(data=data, text=text, file=file, path=path, locs=locs, key_locs=key_locs)
-    from archspec.spec.schema import validate
+        raise error_for([Diagnostic(Loc(file, 1, 1), Code.EMPTY, "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
+    loaded = Spec(data=data, text=text, file=file, path=path, locations=locations)
+    from archspec.lang.schema import validate
 
     return loaded, validate(loaded)
 
@@ -254,5 +283,5 @@ def load_spec(spec) -> Spec:
     """Read, parse and schema-validate a spec; raises SpecError listing every problem found."""
     loaded, problems = parse_spec(spec)
     if problems:
-        raise SpecError([d for _, d in problems], loaded.sources)
+        raise error_for([d for _, d in problems], loaded.sources)
     return loaded

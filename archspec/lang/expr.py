@@ -285,10 +285,6 @@ def evaluate(source: str, names: dict):
         raise ExprError("expression too deeply nested") from None
 
 
-def is_expression(value) -> bool:
-    return isinstance(value, str) and "$" in value
-
-
 def resolve(value, names: dict):
     """Evaluate a YAML value that may be `$name`, `${expr}`, `text${expr}`, or hold them."""
     if isinstance(value, str):

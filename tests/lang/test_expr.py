@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from archspec.spec.expr import ExprError, InputShape, evaluate, resolve
+from archspec.lang.expr import ExprError, InputShape, evaluate, resolve
 
 NAMES = {"planes": 64, "stride": 2, "i": 3, "input": InputShape((32, 28, 28)), "act": "relu"}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 
 from archspec.diagnostics import did_you_mean
-from archspec.errors import Diagnostic
-from archspec.ops import registry
+from archspec.errors import Code, Diagnostic
+from archspec.ops import merges, registry
 
 COMBINATORS = ("layers", "parallel", "residual", "dense")
-MERGES = ("concat", "add", "mul", "max", "mean", "stack")
 ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge")
 TOP_KEYS = ("archspec", "name", "doc", "input", "params", "blocks", "layers", "outputs", "train")
 BLOCK_KEYS = ("params", "doc", "merge") + COMBINATORS
@@ -49,7 +48,7 @@ def spec_schema() -> dict:
             "properties": {"layers": items_ref, "repeat": {"$ref": "#/$defs/repeat"}},
             "description": "repeat times: x = concat(x, layers(x))",
         },
-        "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "description": "how parallel branches or a residual are merged"},
+        "merge": {"anyOf": [{"enum": list(merges())}, EXPR], "description": "how parallel branches or a residual are merged"},
     }
     item_props = {
         "id": {"$ref": "#/$defs/id"},
@@ -127,7 +126,7 @@ def validate(spec) -> list[tuple[tuple, Diagnostic]]:
         found.setdefault((diag.loc, diag.message), (path, diag))
     # "missing 'layers'" says nothing new beside "unknown key 'layer' (did you mean 'layers'?)"
     suggested = " ".join(d.message for _, d in found.values())
-    kept = [(p, d) for p, d in found.values() if not (d.code == "missing-key" and f"(did you mean '{p[-1]}'?)" in suggested)]
+    kept = [(p, d) for p, d in found.values() if not (d.code is Code.MISSING_KEY and f"(did you mean '{p[-1]}'?)" in suggested)]
     return sorted(kept, key=lambda pd: (pd[1].loc.line, pd[1].loc.col) if pd[1].loc else (0, 0))
 
 
@@ -164,28 +163,28 @@ def _describe_error(spec, error, path) -> Diagnostic:
         context = f"{path[-1]}: " if path and isinstance(path[-1], str) and path[-1] in registry() else ""
         listing = did_you_mean(key, allowed) or (f" (expected one of: {', '.join(map(str, allowed))})" if len(allowed) < 12 else "")
         noun = "argument" if context else "key"
-        return spec.error(path + (key,), "unknown-key", f"{context}unknown {noun} '{key}'{listing}", key=True)
+        return spec.error(path + (key,), Code.UNKNOWN_KEY, f"{context}unknown {noun} '{key}'{listing}", key=True)
     if v == "required":
         missing = [k for k in error.validator_value if k not in value]
-        return spec.error(path, "missing-key", f"{where}missing required key '{missing[0]}'")
+        return spec.error(path, Code.MISSING_KEY, f"{where}missing required key '{missing[0]}'")
     if v == "const" and path == ("archspec",):
-        return spec.error(path, "version", f"unsupported format version {value!r}: expected 'archspec: 1'")
+        return spec.error(path, Code.VERSION, f"unsupported format version {value!r}: expected 'archspec: 1'")
     if v in ("anyOf", "oneOf"):
         expected = _expected(error.schema)
-        return spec.error(path, "type", f"{where}expected {expected}, found {_describe(value)}")
+        return spec.error(path, Code.TYPE, f"{where}expected {expected}, found {_describe(value)}")
     if v == "type":
-        return spec.error(path, "type", f"{where}expected {_type_word(error.validator_value)}, found {_describe(value)}")
+        return spec.error(path, Code.TYPE, f"{where}expected {_type_word(error.validator_value)}, found {_describe(value)}")
     if v in ("minimum", "maximum"):
-        return spec.error(path, "range", f"{where}expected a value {'>=' if v == 'minimum' else '<='} {error.validator_value}, found {value!r}")
+        return spec.error(path, Code.RANGE, f"{where}expected a value {'>=' if v == 'minimum' else '<='} {error.validator_value}, found {value!r}")
     if v == "enum":
-        return spec.error(path, "choice", f"{where}expected one of {', '.join(map(repr, error.validator_value))}, found {value!r}{did_you_mean(value, error.validator_value)}")
+        return spec.error(path, Code.CHOICE, f"{where}expected one of {', '.join(map(repr, error.validator_value))}, found {value!r}{did_you_mean(value, error.validator_value)}")
     if v == "pattern" and path and path[-1] == "id":
-        return spec.error(path, "bad-id", f"id {value!r} must be a name (letters, digits, _) or a number")
+        return spec.error(path, Code.BAD_ID, f"id {value!r} must be a name (letters, digits, _) or a number")
     if v in ("minItems", "minProperties"):
-        return spec.error(path, "empty", f"{where}must not be empty")
+        return spec.error(path, Code.EMPTY, f"{where}must not be empty")
     if v == "propertyNames":
-        return spec.error(path, "bad-name", f"{where}names must be identifiers (letters, digits, _): {error.message}")
-    return spec.error(path, "schema", f"{where}{error.message}")
+        return spec.error(path, Code.BAD_NAME, f"{where}names must be identifiers (letters, digits, _): {error.message}")
+    return spec.error(path, Code.SCHEMA, f"{where}{error.message}")
 
 
 def _where(path: tuple) -> str:

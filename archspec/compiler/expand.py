@@ -1,24 +1,24 @@
-"""Expansion: blocks, repeats, combinators and expressions -> primitive nodes.
+"""Expansion: blocks, repeats, combinators and expressions -> op nodes of the IR (a Graph).
 
-Shapes are inferred as each node is made (archspec.shapes), because expressions such as
-`if: ${input.c != planes}` read the shape of the item's input. A failing item is
-reported and becomes a node without an op, so later items are still checked and the
-graph still knows what the failed item consumed.
+Types are inferred as each node is added (archspec.compiler.infer), because expressions such
+as `if: ${input.c != planes}` read the shape of the item's input. A failing item is reported
+and becomes an error node, so later items are still checked and the graph still knows what
+the failed item consumed.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
+from archspec.compiler.infer import fits, infer
+from archspec.compiler.ir import Graph, Ref, Type
+from archspec.compiler.scope import Env, Frame, Scope
 from archspec.diagnostics import did_you_mean
-from archspec.errors import Diagnostic, ResourceError
-from archspec.limits import Limits  # noqa: F401 - also importable from here
-from archspec.ops import registry
+from archspec.errors import Code, Diagnostic, ResourceError
+from archspec.lang.expr import ExprError, InputShape, resolve
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS
+from archspec.limits import Limits
+from archspec.ops import merges, registry
 from archspec.ops.base import describe
-from archspec.shapes import fits, infer
-from archspec.spec.expr import ExprError, InputShape, resolve
-from archspec.spec.model import Expanded, Node, Value
-from archspec.spec.schema import COMBINATORS, ITEM_KEYS, MERGES
-from archspec.spec.scope import Env, Frame, Scope
 
 
 class Fail(Exception):
@@ -30,7 +30,9 @@ class Fail(Exception):
 
 
 class Expander:
-    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=()):
+    """Expands one spec into a Graph; problems are appended to `diagnostics`, the pipeline's one list."""
+
+    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=(), diagnostics=None):
         self.spec = spec
         self.schema_errors = [p for p in schema_errors if p[:1] == ("layers",) or p[2:3] in [(k,) for k in COMBINATORS]]
         self.bad_blocks = {p[1] for p in schema_errors if p[:1] == ("blocks",) and (len(p) < 4 or p[2] not in COMBINATORS)}
@@ -38,42 +40,45 @@ class Expander:
         self.blocks = spec.data.get("blocks") or {}
         self.ops = registry()
         self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS)  # what may stand at an item's head
-        self.nodes: list[Node] = []
-        self.diagnostics: list[Diagnostic] = []
-        self.scopes: dict[str, tuple[str, dict]] = {}
+        self.graph = Graph(blocks={})
+        self.added = 0  # op and error nodes, against limits.max_nodes
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
         self.overrides = overrides
 
     # ---- entry point -------------------------------------------------------------------
-    def run(self) -> Expanded:
+    def run(self) -> Graph:
+        before = len(self.diagnostics)
         params = self.resolve_params()
         inputs = self.resolve_inputs(params)
-        result = Expanded(self.spec, params, {k: v.shape for k, v in inputs.items()})
-        if self.diagnostics:
-            result.diagnostics = self.diagnostics
-            return result
+        self.graph.graph["params"] = params
+        if len(self.diagnostics) > before:
+            return self.graph  # no outputs: nothing to check further
         self.root_params = params
         first = next(iter(inputs.values()))
         env = Env(first, ids=dict(inputs) if len(inputs) > 1 else {})
         last = self.expand_list(self.spec.data["layers"], ("layers",), env, Scope(), Frame(params))
-        result.outputs = self.resolve_outputs(env, last)
-        result.nodes, result.diagnostics, result.blocks = self.nodes, self.diagnostics, self.scopes
-        return result
+        self.graph.graph["outputs"] = self.resolve_outputs(env, last)
+        return self.graph
+
+    def shape(self, value: Ref) -> tuple | None:
+        """The value's shape; None when the item that made it failed."""
+        return self.graph.shape_of(value)
 
     def resolve_params(self) -> dict:
         declared = self.spec.params
         for key in self.overrides:
             if key not in declared:
                 hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (the spec declares no params)")
-                self.diagnostics.append(Diagnostic(None, "unknown-param", f"unknown param '{key}'{hint}"))
+                self.diagnostics.append(Diagnostic(None, Code.UNKNOWN_PARAM, f"unknown param '{key}'{hint}"))
         names: dict = {}
         for key, default in declared.items():
             try:
                 names[key] = self.overrides[key] if key in self.overrides else resolve(default, names)
             except ExprError as e:
-                self.diagnostics.append(self.spec.error(("params", key), "expr", f"param '{key}': {e}"))
+                self.diagnostics.append(self.spec.error(("params", key), Code.EXPR, f"param '{key}': {e}"))
         return names
 
-    def resolve_inputs(self, params: dict) -> dict[str, Value]:
+    def resolve_inputs(self, params: dict) -> dict[str, Ref]:
         raw = self.spec.data.get("input")
         named = raw if isinstance(raw, dict) else {"input": raw}
         out = {}
@@ -84,18 +89,18 @@ class Expander:
                 try:
                     value = resolve(dim, params)
                 except ExprError as e:
-                    self.diagnostics.append(self.spec.error(base + (k,), "expr", str(e)))
+                    self.diagnostics.append(self.spec.error(base + (k,), Code.EXPR, str(e)))
                     continue
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    self.diagnostics.append(self.spec.error(base + (k,), "bad-input", f"input sizes must be positive integers, found {value!r}"))
+                    self.diagnostics.append(self.spec.error(base + (k,), Code.BAD_INPUT, f"input sizes must be positive integers, found {value!r}"))
                 shape.append(value)
             if all(isinstance(d, int) and d >= 1 for d in shape) and not fits(shape):
-                self.diagnostics.append(self.spec.error(base, "too-large", "input shape has more than 2^63 - 1 elements, "
+                self.diagnostics.append(self.spec.error(base, Code.TOO_LARGE, "input shape has more than 2^63 - 1 elements, "
                                                         "more than a torch tensor can hold"))
-            out[str(name)] = Value(str(name), tuple(shape))
+            out[str(name)] = self.graph.add_input(str(name), Type(tuple(shape)), self.spec.locate(base))
         return out
 
-    def resolve_outputs(self, env: Env, last: Value) -> list[Value]:
+    def resolve_outputs(self, env: Env, last: Ref) -> list[Ref]:
         wanted = self.spec.data.get("outputs")
         if not wanted:
             return [last]
@@ -103,13 +108,13 @@ class Expander:
         for k, name in enumerate(wanted):
             value = env.lookup(name)
             if value is None:
-                self.diagnostics.append(self.spec.error(("outputs", k), "unknown-id", f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
+                self.diagnostics.append(self.spec.error(("outputs", k), Code.UNKNOWN_ID, f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
             else:
                 outs.append(value)
         return outs
 
     # ---- lists and items ---------------------------------------------------------------
-    def expand_list(self, items, path, env: Env, scope: Scope, frame: Frame, paths=None) -> Value:
+    def expand_list(self, items, path, env: Env, scope: Scope, frame: Frame, paths=None) -> Ref:
         """A chain: each item takes the previous output unless it says `from:`."""
         prev = env.input
         for k, item in enumerate(items):
@@ -123,12 +128,12 @@ class Expander:
                     env.ids[item["id"]] = prev
         return prev
 
-    def expand_item(self, item, path, env: Env, prev: Value, scope: Scope, frame: Frame) -> Value:
+    def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:
         if self.has_schema_error(path):
             return self.poison(path, [prev], frame)  # already reported by the schema
         head, body, mods = self.split(item, path)
         sources = self.sources(mods, path, env, prev)
-        if any(s.shape is None for s in sources) or head in self.bad_blocks:
+        if any(self.shape(s) is None for s in sources) or head in self.bad_blocks:
             return self.poison(path, sources, frame)
         try:
             result = self.expand_item_from(head, body, mods, path, env, sources, scope, frame)
@@ -145,106 +150,107 @@ class Expander:
         n = len(path)
         return any(p[:n] == path and (len(p) - n < 2 or p[n] not in COMBINATORS) for p in self.schema_errors)
 
-    def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Value:
-        names = {**frame.names, "input": InputShape(sources[0].shape)}
+    def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Ref:
+        names = {**frame.names, "input": InputShape(self.shape(sources[0]))}
         local = mods.get("id")
         if local is not None and str(local) in ("input",):
-            raise self.fail(path + ("id",), "bad-id", "'input' is reserved: it names the list's input")
+            raise self.fail(path + ("id",), Code.BAD_ID, "'input' is reserved: it names the list's input")
         if "repeat" in mods:
             return self.expand_repeat(head, body, mods, path, env, sources, scope, frame)
         if not self.keep(mods, path, names):
             return sources[0]  # a dropped item's id stands for its input
         return self.expand_head(head, body, mods, path, env, sources, scope, local, frame, mods.get("inline") is True)
 
-    def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Value:
+    def expand_repeat(self, head, body, mods, path, env, sources, scope, frame) -> Ref:
         times, template = self.repeat_count(mods["repeat"], path, frame)
         local = mods.get("id")
         target = scope if local is None else scope.child(self.claim(scope, local, path))
         current = sources
         for i in range(times):
-            names = {**frame.names, "i": i, "input": InputShape(current[0].shape)}
+            names = {**frame.names, "i": i, "input": InputShape(self.shape(current[0]))}
             if not self.keep(mods, path, names):
                 continue
             name = self.evaluate(template, path + ("repeat", "id"), names) if template else None
             copy_frame = replace(frame, names={**frame.names, "i": i})
             current = [self.expand_head(head, body, mods, path, env, current, target, name, copy_frame, mods.get("inline") is True)]
-            if current[0].shape is None:
+            if self.shape(current[0]) is None:
                 break
         return current[0]
 
-    def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Value:
+    def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Ref:
         if head in self.ops:
             return self.make_node(head, body, path, sources, scope, local, frame)
         if len(sources) > 1:
-            raise self.fail(path + ("from",), "arity", f"'{head}' takes one input, found {len(sources)} in from:")
+            raise self.fail(path + ("from",), Code.ARITY, f"'{head}' takes one input, found {len(sources)} in from:")
         child = scope if inline else scope.child(self.claim(scope, local, path))
         if head in COMBINATORS:
             return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
         return self.call_block(head, body, path, sources[0], child, frame, inline)
 
-    def expand_body(self, kind, body, path, env, x: Value, scope, frame, merge) -> Value:
+    def expand_body(self, kind, body, path, env, x: Ref, scope, frame, merge) -> Ref:
         """layers / parallel / residual / dense, in an item or as a block's body."""
-        from archspec.spec import combinators
+        from archspec.compiler import combinators
 
         return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
 
-    def call_block(self, name, args, path, x: Value, scope: Scope, frame: Frame, inline: bool = False) -> Value:
+    def call_block(self, name, args, path, x: Ref, scope: Scope, frame: Frame, inline: bool = False) -> Ref:
         block, bpath = self.blocks[name], ("blocks", name)
         if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
             chain = " -> ".join(frame.blocks + (name,))
             message = f"blocks call each other without end: {chain}" if name in frame.blocks else \
                 f"blocks call blocks more than {self.limits.max_block_depth} deep: {chain}"
-            raise self.fail(path + (name,), "recursion", message, key=True)
+            raise self.fail(path + (name,), Code.RECURSION, message, key=True)
         if args is not None and not isinstance(args, dict):
-            raise self.fail(path + (name,), "type", f"block '{name}' takes a mapping of params, found {args!r}")
+            raise self.fail(path + (name,), Code.TYPE, f"block '{name}' takes a mapping of params, found {args!r}")
         args, declared = args or {}, block.get("params") or {}
         for key in args:
             if key not in declared:
                 hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (it takes no params)")
-                raise self.fail(path + (name, key), "unknown-param", f"block '{name}': unknown param '{key}'{hint}", key=True)
-        caller = {**frame.names, "input": InputShape(x.shape)}
-        names = {**self.root_params, "input": InputShape(x.shape)}
+                raise self.fail(path + (name, key), Code.UNKNOWN_PARAM, f"block '{name}': unknown param '{key}'{hint}", key=True)
+        caller = {**frame.names, "input": InputShape(self.shape(x))}
+        names = {**self.root_params, "input": InputShape(self.shape(x))}
         for key, default in declared.items():
             if key in args:
                 names[key] = self.evaluate(args[key], path + (name, key), caller)
             elif default == "required":
-                raise self.fail(path + (name,), "missing-param", f"block '{name}': missing required param '{key}'", key=True)
+                raise self.fail(path + (name,), Code.MISSING_PARAM, f"block '{name}': missing required param '{key}'", key=True)
             else:
                 names[key] = self.evaluate(default, bpath + ("params", key), names)
         del names["input"]
         if not inline:
-            self.scopes[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
+            self.graph.blocks[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
         note = f"in block '{name}' called at {self.spec.locate(path)} ({scope.prefix[:-1] or 'top level'})"
         inner = Frame(names, (note,) + frame.notes, frame.blocks + (name,))
         kind = next(k for k in COMBINATORS if k in block)
         return self.expand_body(kind, block[kind], bpath, Env(x), x, scope, inner, block.get("merge"))
 
     # ---- nodes -------------------------------------------------------------------------
-    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Value:
+    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Ref:
         op = self.ops[op_name]
-        if op.arity == 1 and len(sources) != 1:
-            raise self.fail(path + ("from",), "arity", f"{op_name} takes one input, found {len(sources)} in from:")
-        if op.arity is None and len(sources) < 2:
-            raise self.fail(path, "arity", f"{op_name} merges two or more inputs: name them with from: [a, b]")
-        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(sources[0].shape)}, frame)
+        if op.variadic and len(sources) < 2:
+            raise self.fail(path, Code.ARITY, f"{op_name} merges two or more inputs: name them with from: [a, b]")
+        if not op.variadic and len(sources) != len(op.roles):
+            takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
+            raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(sources)} in from:")
+        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(self.shape(sources[0]))}, frame)
         name = self.claim(scope, local, path)
-        node = Node(name, op, args, list(sources), self.spec.locate(path), frame.notes)
-        self.add(node)
-        problem = infer(node)
+        loc = self.spec.locate(path)
+        value = self.graph.add_op(name, op, args, list(sources), loc, frame.notes)
+        self.count(loc)
+        problem = infer(self.graph, name)
         if problem:
             self.diagnostics.append(problem)
-            node.op = None
-            return Value(name, None)
-        return Value(name, node.shape)
+        return value
 
-    def merge(self, kind, default, path, sources, scope, frame) -> Value:
+    def merge(self, kind, default, path, sources, scope, frame) -> Ref:
         """The merge node a combinator adds: concat/add/... of `sources`."""
         if kind is None:
             kind = default
         else:
             kind = self.evaluate(kind, path, frame.names)
-            if kind not in MERGES:
-                raise self.fail(path, "choice", f"merge must be one of {', '.join(MERGES)}, found {kind!r}{did_you_mean(kind, MERGES)}")
+            names = merges()
+            if kind not in names:
+                raise self.fail(path, Code.CHOICE, f"merge must be one of {', '.join(names)}, found {kind!r}{did_you_mean(kind, names)}")
         return self.make_node(kind, None, path, sources, scope, None, frame)
 
     def op_args(self, op, body, path, names, frame) -> dict:
@@ -255,25 +261,25 @@ class Expander:
         elif op.main_arg:
             given = {op.main_arg: self.evaluate(body, path, names)}
         else:
-            raise self.fail(path, "type", f"{op.name}: expected a mapping of arguments, found {body!r}")
+            raise self.fail(path, Code.TYPE, f"{op.name}: expected a mapping of arguments, found {body!r}")
         args, problems = op.check_args(given)
         for arg, message in problems[1:]:
-            self.report(self.spec.error(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map), frame)
+            self.report(self.spec.error(path + (arg,) if arg else path, Code.BAD_ARG, message, key=arg not in op.arg_map), frame)
         if problems:
             arg, message = problems[0]
-            raise self.fail(path + (arg,) if arg else path, "bad-arg", message, key=arg not in op.arg_map)
+            raise self.fail(path + (arg,) if arg else path, Code.BAD_ARG, message, key=arg not in op.arg_map)
         return args
 
-    def add(self, node: Node) -> None:
-        self.nodes.append(node)
-        if len(self.nodes) > self.limits.max_nodes:
-            raise ResourceError([Diagnostic(node.loc, "too-many-nodes", f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
+    def count(self, loc) -> None:
+        self.added += 1
+        if self.added > self.limits.max_nodes:
+            raise ResourceError([Diagnostic(loc, Code.TOO_MANY_NODES, f"spec expands to more than {self.limits.max_nodes:,} nodes (raise the limit with --max-nodes)")], self.spec.sources)
 
-    def poison(self, path, sources, frame) -> Value:
-        """A stand-in for an item that failed: it keeps its inputs used, and its shape unknown."""
-        name = f"<error at {self.spec.locate(path)}>"
-        self.nodes.append(Node(name, None, {}, [s for s in sources if s.shape is not None], self.spec.locate(path), frame.notes))
-        return Value(name, None)
+    def poison(self, path, sources, frame) -> Ref:
+        """An error node for an item that failed: it keeps its inputs used, and its type unknown."""
+        loc = self.spec.locate(path)
+        self.added += 1
+        return self.graph.add_error(f"<error at {loc}>", [s for s in sources if self.shape(s) is not None], loc, frame.notes)
 
     # ---- small helpers -----------------------------------------------------------------
     def split(self, item, path):
@@ -281,26 +287,26 @@ class Expander:
         if isinstance(item, str):
             item = {item: None}
         if not isinstance(item, dict):
-            raise self.fail(path, "type", f"expected an item (an op name or a mapping), found {item!r}")
+            raise self.fail(path, Code.TYPE, f"expected an item (an op name or a mapping), found {item!r}")
         heads = [k for k in item if k not in ITEM_KEYS]
         if not heads:
-            raise self.fail(path, "no-op", "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
+            raise self.fail(path, Code.NO_OP, "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
         for head in heads:
             if head not in self.heads:
-                raise self.fail(path + (head,), "unknown-op", f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
+                raise self.fail(path + (head,), Code.UNKNOWN_OP, f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
         if len(heads) > 1:
-            raise self.fail(path + (heads[1],), "two-ops", f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
+            raise self.fail(path + (heads[1],), Code.TWO_OPS, f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
         head = heads[0]
         if "merge" in item and head not in ("parallel", "residual"):
-            raise self.fail(path + ("merge",), "bad-key", "merge: belongs to parallel or residual items", key=True)
+            raise self.fail(path + ("merge",), Code.BAD_KEY, "merge: belongs to parallel or residual items", key=True)
         if item.get("inline") and (head in self.ops or "repeat" in item and "id" in item):
-            raise self.fail(path + ("inline",), "bad-key", "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
+            raise self.fail(path + ("inline",), Code.BAD_KEY, "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
         local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
         if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
-            raise self.fail(path + ("id",), "type", f"id: expected a name or an integer, found {describe(local)}")
+            raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
         return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
 
-    def sources(self, mods, path, env, prev) -> list[Value]:
+    def sources(self, mods, path, env, prev) -> list[Ref]:
         if "from" not in mods:
             return [prev]
         wanted = mods["from"] if isinstance(mods["from"], list) else [mods["from"]]
@@ -311,7 +317,7 @@ class Expander:
                 found.append(value)
             elif missing is None:
                 where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
-                missing = self.fail(where, "unknown-id", f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
+                missing = self.fail(where, Code.UNKNOWN_ID, f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
                                     "(from: names earlier items of this list or of an enclosing one)")
         if missing:
             missing.consumed = found
@@ -323,7 +329,7 @@ class Expander:
             return True
         value = self.evaluate(mods["if"], path + ("if",), names)
         if not isinstance(value, bool):
-            raise self.fail(path + ("if",), "type", f"if: expected true or false, found {value!r}")
+            raise self.fail(path + ("if",), Code.TYPE, f"if: expected true or false, found {value!r}")
         return value
 
     def repeat_count(self, spec, path, frame) -> tuple[int, object]:
@@ -331,23 +337,23 @@ class Expander:
         where = path + ("repeat", "times") if isinstance(spec, dict) else path + ("repeat",)
         times = self.evaluate(times, where, frame.names)
         if not isinstance(times, int) or isinstance(times, bool) or times < 0:
-            raise self.fail(where, "type", f"repeat: expected a count >= 0, found {times!r}")
+            raise self.fail(where, Code.TYPE, f"repeat: expected a count >= 0, found {times!r}")
         if times > self.limits.max_repeat:
-            raise self.fail(where, "too-many", f"repeat: {times:,} copies is over the limit of {self.limits.max_repeat:,} (raise it with --max-repeat)")
+            raise self.fail(where, Code.TOO_MANY, f"repeat: {times:,} copies is over the limit of {self.limits.max_repeat:,} (raise it with --max-repeat)")
         return times, template
 
     def claim(self, scope: Scope, local, path) -> str:
         try:
             return scope.claim(local)
         except KeyError as e:
-            raise self.fail(path + ("id",) if local is not None else path, "duplicate-id",
+            raise self.fail(path + ("id",) if local is not None else path, Code.DUPLICATE_ID,
                             f"the name '{scope.prefix}{e.args[0]}' is already taken in this scope") from None
 
     def evaluate(self, value, path, names):
         try:
             return resolve(value, names)
         except ExprError as e:
-            raise self.fail(path, "expr", f"bad expression: {e}") from None
+            raise self.fail(path, Code.EXPR, f"bad expression: {e}") from None
 
     def fail(self, path, code, message, key=False) -> Fail:
         return Fail(self.spec.error(path, code, message, key=key))

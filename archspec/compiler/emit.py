@@ -1,0 +1,71 @@
+"""Checked graph -> torch.fx.GraphModule whose submodule paths are the spec's names.
+
+Module ops become `call_module` nodes at their module path (so state_dict keys are the
+spec's ids); functional ops (merges) are recorded by running their torch code on fx
+proxies. The generated forward is plain Python with no interpretation overhead.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.fx as fx
+from torch.fx.proxy import GraphAppendingTracer
+
+from archspec.compiler.ir import Ref
+
+
+def emit(report) -> "SpecModule":
+    """The module of a valid report, built from its graph."""
+    g = report.graph
+    graph = fx.Graph()
+    tracer = GraphAppendingTracer(graph)
+    root = torch.nn.Module()
+    values: dict[Ref, fx.Node] = {}
+    inputs = g.input_names()
+    for name in inputs:
+        values[Ref(name)] = graph.placeholder("x" if len(inputs) == 1 else name)
+    for name in g.ops():
+        data, refs = g.nodes[name], g.inputs_of(name)
+        args = tuple(values[r] for r in refs)
+        module = data["op"].module(data["args"], [g.shape_of(r) for r in refs])
+        if module is not None:
+            _install(root, name, module)
+            values[Ref(name)] = graph.call_module(name, args)
+        else:
+            result = data["op"].apply(data["args"], *(fx.Proxy(a, tracer) for a in args))
+            values[Ref(name)] = result.node
+    outputs = [values[ref] for ref in g.outputs]
+    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
+    graph.lint()
+    return SpecModule(root, graph, report)
+
+
+class SpecModule(fx.GraphModule):
+    """What archspec.build returns: a GraphModule whose forward is the spec's graph and whose
+    `report` is the check it was built from (shapes, counts, the IR). The report travels with
+    the module because its users (export, training) are handed the module and need those facts
+    without checking the spec again."""
+
+    def __init__(self, root: torch.nn.Module, graph: fx.Graph, report):
+        super().__init__(root, graph, class_name=class_name(report.spec.name))
+        self.report = report
+
+
+def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    owner = root
+    for part in parents:
+        child = owner._modules.get(part)
+        if child is None:
+            child = torch.nn.Module()
+            owner.add_module(part, child)
+        owner = child
+    owner.add_module(leaf, module)
+
+
+def class_name(name: str) -> str:
+    """A Python class name for a spec or block name: resnet18 -> Resnet18, d2l-net -> D2lNet."""
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    joined = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return joined if joined[:1].isalpha() else "Net" + joined

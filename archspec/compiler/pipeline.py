@@ -1,0 +1,63 @@
+"""The compiler pipeline: load -> schema -> blocks -> expand (types inferred node by node)
+-> graph checks -> counts -> report, and emission for build(). Every stage adds its problems
+to one diagnostics list. Everything before emission is pure Python (no torch)."""
+from __future__ import annotations
+
+from archspec.compiler.blocks import block_problems
+from archspec.compiler.checks import check_graph
+from archspec.compiler.counts import count
+from archspec.compiler.expand import Expander
+from archspec.errors import ArchspecError, Code, Diagnostic
+from archspec.lang.loader import parse_spec
+from archspec.limits import Limits
+from archspec.report import Report
+from archspec.resources import params_problem, require_memory
+from archspec.train.recipe import recipe_problems
+
+
+def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -> Report:
+    """Check a spec completely; problems are in report.diagnostics, never raised."""
+    try:
+        loaded, schema_problems = parse_spec(spec)
+    except ArchspecError as e:
+        return Report.failed(e.diagnostics, e.sources)
+    diagnostics = [d for _, d in schema_problems] + recipe_problems(loaded)  # every stage adds to this list
+    report = Report(loaded, diagnostics=diagnostics)
+    broken = [path for path, _ in schema_problems]
+    if any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in broken):  # not inside an item or a block
+        return report.sorted()  # the spec's frame is broken: items can't be read
+    blocks = block_problems(loaded)
+    if blocks:
+        diagnostics += blocks
+        return report.sorted()
+    limits = limits or Limits()
+    try:
+        graph = Expander(loaded, dict(params or {}), limits, broken, diagnostics).run()
+    except ArchspecError as e:
+        diagnostics += e.diagnostics
+        return report.sorted()
+    except RecursionError:  # blocks within blocks within sub-lists, each within the limits
+        where = loaded.locate(("layers",), key=True)
+        diagnostics.append(Diagnostic(where, Code.TOO_DEEP, "blocks and sub-lists are nested too deeply to expand: "
+                                      "flatten some of them"))
+        return report.sorted()
+    if graph.outputs:
+        diagnostics += check_graph(graph)
+    diagnostics += count(graph)
+    report.graph = graph
+    report.sorted()
+    if report.ok:  # only a model that checks has a parameter count to compare
+        too_big = params_problem(report, limits.max_params)
+        diagnostics += [too_big] if too_big else []
+    return report
+
+
+def build_module(spec, params: dict | None = None, limits: Limits | None = None):
+    """Check, then emit a torch.fx.GraphModule; raises the typed error of a failed check."""
+    report = check_spec(spec, params, limits)
+    if not report.ok:
+        raise report.error()
+    require_memory(report, "cpu")  # before any weight exists
+    from archspec.compiler.emit import emit
+
+    return emit(report)

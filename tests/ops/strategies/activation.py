@@ -1,0 +1,18 @@
+"""Activations, dropout and identity."""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from strategies import dim_for, on, shape, simple, some
+
+
+@st.composite
+def along_dim(draw, op):
+    x = draw(shape(1, 3))
+    return some(draw, dim=dim_for(len(x))), [x]
+
+
+STRATEGIES = {"softmax": along_dim, "log_softmax": along_dim, "dropout2d": on(st.tuples(*[st.integers(1, 3)] * 3))}
+for _name in ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish", "sigmoid", "tanh", "hardswish", "hardsigmoid",
+              "dropout", "identity"):
+    STRATEGIES[_name] = simple

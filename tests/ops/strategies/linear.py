@@ -1,0 +1,14 @@
+"""The fully connected layer."""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from strategies import generic_args, shape
+
+
+@st.composite
+def linear(draw, op):
+    return {"out": draw(st.integers(1, 6))} | generic_args(draw, op), [draw(shape(1, 3, hi=5))]
+
+
+STRATEGIES = {"linear": linear}
