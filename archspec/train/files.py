@@ -21,7 +21,7 @@ def open_regular(path, what: str = "file"):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise ArchspecError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise ArchspecError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
