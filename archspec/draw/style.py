@@ -11,6 +11,8 @@ COLOURS = {
     "linear": ("#e9dcf3", "#8e6bb5"),
     "merge": ("#f4cccc", "#cc4125"),
     "reshape": ("#eeeeee", "#888888"),
+    "math": ("#dff3f8", "#3c9bb5"),
+    "reduction": ("#fde3ef", "#c2588a"),
     "block": ("#d9eeee", "#4a8a8a"),
     "input": ("#ffffff", "#333333"),
     "output": ("#ffffff", "#333333"),
