@@ -61,7 +61,8 @@ class Reduction(Op):
         return getattr(x, self.fn)(dim=a["dims"], keepdim=a["keepdim"])
 
     def python(self, a, xs):
-        return f"{xs[0]}.{self.fn}(dim={a['dims']!r}, keepdim={a['keepdim']})"
+        dims = a["dims"][0] if len(a["dims"]) == 1 else a["dims"]
+        return f"{xs[0]}.{self.fn}(dim={dims!r}{', keepdim=True' if a['keepdim'] else ''})"
 
 
 for _name, _fn, _dtypes, _doc in (

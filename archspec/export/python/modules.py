@@ -1,5 +1,6 @@
-"""Ops as Python source: a module node as a `torch.nn` constructor call, a functional node
-as an expression. Constructor arguments are read back from the built module through its
+"""Ops as Python source: a module node as a `torch.nn` constructor call (or a call of one of
+archspec's own layers, whose source the file then holds), a functional node as an
+expression. Constructor arguments are read back from the built module through its
 signature, then checked by rebuilding the module on the meta device, so what is written
 is what archspec builds."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import nn
 from archspec.errors import ArchspecError
 
 SKIP = {"self", "device", "dtype"}
+LAYERS = "archspec.layers."  # archspec's own modules: self-contained, copied into the exported file
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,12 @@ class Ctor:
     args: tuple  # ((name, value), ...)
     defaults: tuple  # ((name, default or EMPTY), ...)
     stateful: bool  # has parameters or buffers (so its name is in the state_dict)
+    source: str = ""  # the class's source for one of archspec's own layers; "" for a torch.nn class
+
+    @property
+    def callee(self) -> str:
+        """How the file names the class: `nn.Conv2d`, or an archspec layer's own name."""
+        return self.cls if self.source else f"nn.{self.cls}"
 
 
 EMPTY = inspect.Parameter.empty
@@ -49,7 +57,8 @@ def forget() -> None:
 
 def ctor(module: nn.Module, where: str) -> Ctor:
     cls = type(module)
-    if getattr(nn, cls.__name__, None) is not cls:
+    own = cls.__module__.startswith(LAYERS)
+    if getattr(nn, cls.__name__, None) is not cls and not own:
         raise ArchspecError(f"{where}: {cls.__module__}.{cls.__name__} is not a torch.nn class, so it has no "
                             "standalone Python form; export to onnx or torchscript instead")
     params = [p for p in inspect.signature(cls.__init__).parameters.values()
@@ -65,7 +74,7 @@ def ctor(module: nn.Module, where: str) -> Ctor:
     for candidate in (tuple((k, collapse(v)) for k, v in args), tuple(args)):
         if _same(module, cls, dict(candidate)):
             state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-            return Ctor(cls.__name__, candidate, defaults, state)
+            return Ctor(cls.__name__, candidate, defaults, state, inspect.getsource(cls) if own else "")
     raise ArchspecError(f"{where}: nn.{cls.__name__} cannot be written back as a constructor call")
 
 
