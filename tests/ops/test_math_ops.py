@@ -16,6 +16,7 @@ from torch.nn import functional as F
 import archspec
 from archspec import ops
 from archspec.compiler.ir import Type
+from archspec.export.python import to_python
 from archspec.ops.base import InputError, ShapeRuleError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -136,3 +137,28 @@ def test_layernorm_over_the_middle_dim_of_a_sequence_and_over_the_last():
 def test_refusals_are_located(item, message):
     report = archspec.check(f"archspec: 1\nname: t\ninput: [6, 4, 5]\nlayers:\n  - {item}\n")
     assert [(d.loc.line, d.message.split(" (did you")[0]) for d in report.diagnostics] == [(5, message)]
+
+
+def test_the_python_export_defines_archspecs_layers_and_draws_the_same_noise():
+    """The exported file holds DropPath and LayerNormAlongDim themselves (it imports only torch);
+    trained with one seed, it drops what the built module drops."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "math.yaml"
+    text = to_python(archspec.check(fixture))
+    for line in ["class DropPath(nn.Module):", "class LayerNormAlongDim(nn.LayerNorm):", "self.drop_row = DropPath(0.2)",
+                 "self.drop_batch = DropPath(0.5, mode='batch')", "self.norm = LayerNormAlongDim(2, eps=1e-06)",
+                 ".mean(dim=1)", ".clamp(-1.5, None)", ".amax(dim=-2)", ".amin(dim=(-1, -2), keepdim=True)",
+                 "torch.rsqrt(", " * 0.25", ".pow(2.0)", "self.similar(out, seq)"]:
+        assert line in text, line
+    assert [line for line in text.splitlines() if line.startswith(("import", "from"))] == ["import torch", "from torch import nn"]
+    namespace: dict = {}
+    exec(compile(text, "math.py", "exec"), namespace)  # noqa: S102 - our own export, as a user runs it
+    built = archspec.build(fixture)
+    exported = namespace["Math"]()
+    exported.load_state_dict(built.state_dict(), strict=True)
+    image, seq = torch.randn(16, 8, 4, 4), torch.randn(16, 5, 6)
+    torch.manual_seed(1)
+    want = built.train()(image, seq)
+    torch.manual_seed(1)
+    got = exported.train()(image, seq)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, equal_nan=True)  # rsqrt of a negative minimum

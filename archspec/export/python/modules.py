@@ -26,6 +26,7 @@ class Ctor:
     defaults: tuple  # ((name, default or EMPTY), ...)
     stateful: bool  # has parameters or buffers (so its name is in the state_dict)
     source: str = ""  # the class's source for one of archspec's own layers; "" for a torch.nn class
+    by_keyword: bool = False  # every argument written `name=value`, as the spec gave them (`nn.PixelShuffle: {...}`)
 
     @property
     def callee(self) -> str:
@@ -55,7 +56,10 @@ def forget() -> None:
     _built.clear()
 
 
-def ctor(module: nn.Module, where: str) -> Ctor:
+def ctor(module: nn.Module, where: str, keywords: dict | None = None) -> Ctor:
+    """The constructor call that builds `module`: its arguments read back from its attributes,
+    or, for an op that knows them (a torch.nn class named in the spec), the `keywords` it was
+    built with, written by keyword. Either way the call is checked by rebuilding."""
     cls = type(module)
     own = cls.__module__.startswith(LAYERS)
     if getattr(nn, cls.__name__, None) is not cls and not own:
@@ -63,6 +67,12 @@ def ctor(module: nn.Module, where: str) -> Ctor:
                             "standalone Python form; export to onnx or torchscript instead")
     params = [p for p in inspect.signature(cls.__init__).parameters.values()
               if p.name not in SKIP and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    defaults = tuple((p.name, p.default) for p in params)
+    if keywords is not None:
+        if _same(module, cls, keywords):
+            return Ctor(cls.__name__, tuple(keywords.items()), defaults, _stateful(module), by_keyword=True)
+        raise ArchspecError(f"{where}: nn.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in keywords.items())}) "
+                            "does not rebuild the module")
     args = []
     for p in params:
         if not hasattr(module, p.name):
@@ -70,12 +80,14 @@ def ctor(module: nn.Module, where: str) -> Ctor:
                 raise ArchspecError(f"{where}: cannot read argument '{p.name}' of nn.{cls.__name__} back")
             continue
         args.append((p.name, _plain(p.name, getattr(module, p.name))))
-    defaults = tuple((p.name, p.default) for p in params)
     for candidate in (tuple((k, collapse(v)) for k, v in args), tuple(args)):
         if _same(module, cls, dict(candidate)):
-            state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-            return Ctor(cls.__name__, candidate, defaults, state, inspect.getsource(cls) if own else "")
+            return Ctor(cls.__name__, candidate, defaults, _stateful(module), inspect.getsource(cls) if own else "")
     raise ArchspecError(f"{where}: nn.{cls.__name__} cannot be written back as a constructor call")
+
+
+def _stateful(module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
 
 
 def _plain(name: str, value):
