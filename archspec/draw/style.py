@@ -13,6 +13,7 @@ COLOURS = {
     "reshape": ("#eeeeee", "#888888"),
     "math": ("#dff3f8", "#3c9bb5"),
     "reduction": ("#fde3ef", "#c2588a"),
+    "nn": ("#e8eaf6", "#5c6bc0"),
     "block": ("#d9eeee", "#4a8a8a"),
     "input": ("#ffffff", "#333333"),
     "output": ("#ffffff", "#333333"),

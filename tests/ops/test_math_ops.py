@@ -162,3 +162,18 @@ def test_the_python_export_defines_archspecs_layers_and_draws_the_same_noise():
     got = exported.train()(image, seq)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, equal_nan=True)  # rsqrt of a negative minimum
+
+
+def test_the_picture_colours_each_family():
+    from archspec.draw import draw
+    from archspec.draw.style import colours
+
+    report = archspec.check(Path(__file__).resolve().parents[1] / "fixtures" / "math.yaml")
+    dot = draw(report, "dot")
+    for node, family in [("pooled", "reduction"), ("big", "reduction"), ("inverse", "math"), ("patches", "nn"),
+                         ("similar", "nn"), ("norm", "norm"), ("2.drop_row", "activation")]:
+        assert report.graph.nodes[node]["op"].family == family
+        fill, border = colours(family)
+        assert f'"{node}" [label=<<b>{node.rsplit(".", 1)[-1]}</b>: ' in dot
+        assert f'fillcolor="{fill}", color="{border}"' in dot.split(f'"{node}" [label=', 1)[1].split("\n", 1)[0]
+    assert '"seq_norm" -> "similar"' in dot and '"seq" -> "similar"' in dot  # both inputs of a torch.nn class
