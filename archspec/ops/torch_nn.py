@@ -10,7 +10,7 @@ are listed: not containers (their arguments are modules), losses, lazy or abstra
 nor wrappers of a module; a spec never names code outside torch.nn."""
 from __future__ import annotations
 
-import sys
+import math
 
 from archspec.ops import add
 from archspec.ops.base import DTYPE_WORDS, Arg, ArgType, InputError, ShapeRuleError, is_int
@@ -34,7 +34,8 @@ class Value(ArgType):
 
     @staticmethod
     def _scalar(value) -> bool:
-        return value is None or isinstance(value, (bool, str, float)) or is_int(value)
+        return value is None or isinstance(value, (bool, str)) or is_int(value) or (
+            isinstance(value, float) and math.isfinite(value))
 
     def schema(self):
         scalar = {"type": ["number", "string", "boolean", "null"]}
@@ -140,12 +141,12 @@ def survey() -> dict:
 
 
 def spec_value(default):
-    """A default as a spec would write it; one a spec cannot write (a function) as its name."""
+    """A default as a spec would write it; one a spec cannot write (a function, inf) as its name."""
     if Value._scalar(default):
         return default
     if isinstance(default, (tuple, list)) and all(Value._scalar(v) for v in default):
         return tuple(default)
-    return f"<{getattr(default, '__name__', type(default).__name__)}>"
+    return f"<{getattr(default, '__name__', None) or repr(default)}>"
 
 
 def doc_line(cls) -> str:
@@ -172,5 +173,5 @@ if __name__ == "__main__":
     from pathlib import Path
 
     write_table(Path(__file__).with_name("_torch_nn_table.py"))
-    sys.exit(0)
-load()
+else:
+    load()
