@@ -177,3 +177,15 @@ def test_the_picture_colours_each_family():
         assert f'"{node}" [label=<<b>{node.rsplit(".", 1)[-1]}</b>: ' in dot
         assert f'fillcolor="{fill}", color="{border}"' in dot.split(f'"{node}" [label=', 1)[1].split("\n", 1)[0]
     assert '"seq_norm" -> "similar"' in dot and '"seq" -> "similar"' in dot  # both inputs of a torch.nn class
+
+
+@pytest.mark.parametrize("name", __import__("archspec.layers", fromlist=["__all__"]).__all__)
+def test_each_layer_is_self_contained(name):
+    """What the Python export relies on: a layer's source alone, beside torch and nn, defines it."""
+    import inspect
+
+    from archspec import layers
+
+    namespace = {"torch": torch, "nn": torch.nn}
+    exec(compile(inspect.getsource(getattr(layers, name)), name, "exec"), namespace)  # noqa: S102 - our own source
+    assert isinstance(namespace[name], type) and issubclass(namespace[name], torch.nn.Module)
