@@ -89,7 +89,8 @@ class Report:
 
     @property
     def checked_by_forward(self) -> list[str]:
-        """Ops whose shapes came from a forward pass on the meta device (plugin ops without a shape rule)."""
+        """Ops whose shapes came from a forward pass on the meta device (torch.nn classes, plugin ops
+        without a shape rule)."""
         g = self.graph
         ops = [g.nodes[n]["op"] for n in g.ops()] if g is not None else []
         return sorted({op.name for op in ops if getattr(op, "checked_by_forward", False)})
@@ -152,7 +153,7 @@ class Report:
             f"MACs:               {human(self.macs)} per sample ({self.macs:,})",
             f"activation memory:  {human_bytes(self.activation_bytes)} per sample (float32)",
             *([f"note: {', '.join(self.checked_by_forward)} checked by a forward pass on the meta device "
-               "(plugin ops without a shape rule)"] if self.checked_by_forward else []),
+               "(torch.nn classes and plugin ops without a shape rule)"] if self.checked_by_forward else []),
         ]))
 
 

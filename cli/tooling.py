@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -75,6 +76,11 @@ def op_listing(chosen) -> str:
     lines = []
     for group, members in groups.items():
         lines += ["", f"{group}:"] if lines else [f"{group}:"]
+        if group == "nn":  # a hundred torch.nn classes: their names, wrapped
+            lines += ["  any layer class of torch.nn, with its own keyword arguments, checked by a forward pass",
+                      "  on the meta device (`archspec ops nn.Conv2d` lists one's arguments):"]
+            lines += textwrap.wrap(", ".join(op.name for op in members), WIDTH, initial_indent="    ", subsequent_indent="    ")
+            continue
         for op in members:
             lines += [f"  {signature(op)}", f"      {op.doc}"]
     lines += ["", "`archspec ops NAME` describes one op; an op with a main argument also takes it alone: `linear: 10`."]
@@ -91,6 +97,8 @@ def op_detail(op) -> str:
     if origin(op.name):
         how = "checked by a forward pass on the meta device" if getattr(op, "checked_by_forward", False) else "own shape rule"
         lines.append(f"plugin: {origin(op.name)} ({how})")
+    elif getattr(op, "checked_by_forward", False):
+        lines.append("checked by a forward pass on the meta device")
     rows = [(a.name, a.type.name, "required" if a.required else yaml_value(a.default), a.doc) for a in op.args]
     lines += ["", *table(("argument", "type", "default", "meaning"), rows, width=WIDTH)] if rows else ["", "no arguments"]
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """Checked graph -> torch.fx.GraphModule whose submodule paths are the spec's names.
 
 Module ops become `call_module` nodes at their module path (so state_dict keys are the
-spec's ids); functional ops (merges) are recorded by running their torch code on fx
-proxies. The generated forward is plain Python with no interpretation overhead.
+spec's ids); tensors of the model's state (parameters, buffers) are registered at their path
+and read with `get_attr`; functional ops (merges) are recorded by running their torch code on
+fx proxies. A node with several outputs is indexed as its op unpacks it. The generated
+forward is plain Python with no interpretation overhead.
 """
 from __future__ import annotations
 
@@ -27,18 +29,28 @@ def emit(report) -> "SpecModule":
         values[Ref(name)] = graph.placeholder("x" if len(inputs) == 1 else name)
     for name in g.ops():
         data, refs = g.nodes[name], g.inputs_of(name)
-        args = tuple(values[r] for r in refs)
-        module = data["op"].module(data["args"], [g.shape_of(r) for r in refs])
-        if module is not None:
-            _install(root, name, module)
-            values[Ref(name)] = graph.call_module(name, args)
+        op, args = data["op"], tuple(values[r] for r in refs)
+        made = op.module(data["args"], [g.shape_of(r) for r in refs])
+        if isinstance(made, torch.Tensor):  # an nn.Parameter or nn.Buffer: registered by setattr
+            _install(root, name, made)
+            result = fx.Proxy(graph.get_attr(name), tracer)
+        elif made is not None:
+            _install(root, name, made)
+            result = fx.Proxy(graph.call_module(name, args), tracer)
         else:
-            result = data["op"].apply(data["args"], *(fx.Proxy(a, tracer) for a in args))
-            values[Ref(name)] = result.node
+            result = op.apply(data["args"], *(fx.Proxy(a, tracer) for a in args))
+        outputs = op.unpack(data["args"], result, len(data["types"]))
+        for k, value in enumerate(outputs):
+            values[Ref(name, k)] = value.node
     outputs = [values[ref] for ref in g.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
-    return SpecModule(root, graph, report)
+    module = SpecModule(root, graph, report)
+    for path, sub in root.named_modules():  # GraphModule copies buffers as persistent ones
+        for leaf in sub._non_persistent_buffers_set:
+            owner = module.get_submodule(path)
+            owner.register_buffer(leaf, getattr(owner, leaf), persistent=False)
+    return module
 
 
 class SpecModule(fx.GraphModule):
@@ -52,7 +64,8 @@ class SpecModule(fx.GraphModule):
         self.report = report
 
 
-def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
+def _install(root: torch.nn.Module, path: str, module) -> None:
+    """Put a module, parameter or buffer at its dotted path, making plain modules for the scopes above it."""
     *parents, leaf = path.split(".")
     owner = root
     for part in parents:
@@ -61,7 +74,7 @@ def _install(root: torch.nn.Module, path: str, module: torch.nn.Module) -> None:
             child = torch.nn.Module()
             owner.add_module(part, child)
         owner = child
-    owner.add_module(leaf, module)
+    setattr(owner, leaf, module)  # nn.Module's setattr registers a module, an nn.Parameter or an nn.Buffer
 
 
 def class_name(name: str) -> str:

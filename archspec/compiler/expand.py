@@ -134,6 +134,8 @@ class Expander:
         if self.has_schema_error(path):
             return self.poison(path, [prev], frame)  # already reported by the schema
         head, body, mods = self.split(item, path)
+        if head in self.ops and not self.ops[head].roles and "from" in mods:
+            raise self.fail(path + ("from",), Code.ARITY, f"{head} takes no input, found from:", key=True)
         sources = self.sources(mods, path, env, prev)
         if any(self.shape(s) is None for s in sources) or head in self.bad_blocks:
             return self.poison(path, sources, frame)
@@ -228,16 +230,19 @@ class Expander:
 
     # ---- nodes -------------------------------------------------------------------------
     def make_node(self, op_name, body, path, sources, scope, local, frame) -> Ref:
+        """An op node; `sources` are its inputs (for an op without inputs, the chain's value, which
+        only its expressions' `input` reads)."""
         op = self.ops[op_name]
-        if op.variadic and len(sources) < 2:
+        inputs = list(sources) if op.roles else []
+        if op.variadic and len(inputs) < 2:
             raise self.fail(path, Code.ARITY, f"{op_name} merges two or more inputs: name them with from: [a, b]")
-        if not op.variadic and len(sources) != len(op.roles):
+        if not op.variadic and op.roles and len(inputs) != len(op.roles):
             takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
-            raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(sources)} in from:")
+            raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(inputs)} in from:")
         args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(self.shape(sources[0]))}, frame)
         name = self.claim(scope, local, path)
         loc = self.spec.locate(path)
-        value = self.graph.add_op(name, op, args, list(sources), loc, frame.notes)
+        value = self.graph.add_op(name, op, args, inputs, loc, frame.notes)
         self.count(loc)
         problem = infer(self.graph, name)
         if problem:

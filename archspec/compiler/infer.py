@@ -1,12 +1,12 @@
-"""The type pass, node by node: run an op's pure-Python shape rule on its inputs' shapes and
+"""The type pass, node by node: run an op's pure-Python type rule on its inputs' types and
 store the output types on the node. It runs as expansion adds each node, because later items'
 expressions (`if: ${input.c != planes}`) read the shapes before them. A failure becomes a
-located diagnostic that names the node and every input shape, and the node an error node."""
+located diagnostic that names the node and every input's type, and the node an error node."""
 from __future__ import annotations
 
-from archspec.compiler.ir import ERROR, Type
+from archspec.compiler.ir import DTYPES, ERROR, Type
 from archspec.errors import Code, Diagnostic
-from archspec.ops.base import ShapeRuleError
+from archspec.ops.base import InputError, ShapeRuleError
 
 MAX_ELEMENTS = 2**63 - 1  # the most elements a torch tensor can index
 
@@ -25,25 +25,48 @@ def show(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+def show_type(t: Type) -> str:
+    """A type as the check's table writes it: the shape, then the dtype unless float32 and
+    `no batch` for a batch-free value: `[16] int64`, `[1, 1, 768] no batch`."""
+    words = ([] if t.dtype == "float32" else [t.dtype]) + ([] if t.batched else ["no batch"])
+    return " ".join([show(t.shape), *words])
+
+
 def infer(graph, name: str) -> Diagnostic | None:
-    """Set the `types` of op node `name`; or return the problem, the node made an error node."""
+    """Set the `types` of op node `name` (and its args as the op binds them); or return the
+    problem, the node made an error node."""
     data = graph.nodes[name]
     op = data["op"]
+    ts = [graph.type_of(r) for r in graph.inputs_of(name)]
     try:
-        shape = tuple(op.shape(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)]))
+        result = op.type(data["args"], ts)
+        types = result if isinstance(result, tuple) and all(isinstance(t, Type) for t in result) else (result,)
+        if len(types) != op.n_outputs(data["args"]) or not all(_valid(t) for t in types):
+            raise ShapeRuleError(f"{op.name}: its type rule gave {result!r}, not {op.n_outputs(data['args'])} "
+                                 "Type(shape, dtype, batched) (a bug in the op)")
+        types = tuple(Type(tuple(t.shape), t.dtype, t.batched) for t in types)
     except ShapeRuleError as e:
         return failed(graph, name, e)
     problem = None
-    if any(not isinstance(d, int) or d < 1 for d in shape):
-        problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(shape)} has a size < 1", list(data["notes"]))
-    elif not fits(shape):
-        problem = Diagnostic(data["loc"], Code.TOO_LARGE, f"{op.name}: output shape has more than 2^63 - 1 elements, "
-                             "more than a torch tensor can hold", list(data["notes"]))
-    if problem:
-        data["kind"] = ERROR
-        return problem
-    data["types"] = (Type(shape),)
+    for t in types:
+        if any(not isinstance(d, int) or isinstance(d, bool) for d in t.shape):
+            problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(t.shape)} holds a size that is "
+                                 "not an integer", list(data["notes"]))
+        elif any(d < 1 for d in t.shape):
+            problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(t.shape)} has a size < 1", list(data["notes"]))
+        elif not fits(t.shape):
+            problem = Diagnostic(data["loc"], Code.TOO_LARGE, f"{op.name}: output shape has more than 2^63 - 1 elements, "
+                                 "more than a torch tensor can hold", list(data["notes"]))
+        if problem:
+            data["kind"] = ERROR
+            return problem
+    data["types"] = types
+    data["args"] = op.bind(data["args"], ts)
     return None
+
+
+def _valid(t) -> bool:
+    return isinstance(t, Type) and isinstance(t.shape, (tuple, list)) and t.dtype in DTYPES and isinstance(t.batched, bool)
 
 
 def failed(graph, name: str, error: ShapeRuleError) -> Diagnostic:
@@ -51,12 +74,16 @@ def failed(graph, name: str, error: ShapeRuleError) -> Diagnostic:
     data = graph.nodes[name]
     data["kind"] = ERROR
     op, refs = data["op"], graph.inputs_of(name)
-    message = str(error)
+    if isinstance(error, InputError) and error.index < len(refs):
+        message = error.render(graph.label(refs[error.index]))
+    else:
+        message = str(error)
     if not message.startswith(op.name):
         message = f"{op.name}: {message}"
-    inputs = ", ".join(f"{graph.label(r)} is {show(graph.shape_of(r))}" for r in refs)
-    listed = ", ".join(show(graph.shape_of(r)) for r in refs)
-    if len(refs) > 1 and message.endswith(listed):
-        message = message[: -len(listed)] + inputs  # name each input beside its shape
-    notes = [f"at node '{name}': input{'s' if len(refs) > 1 else ''} {inputs}", *data["notes"]]
-    return Diagnostic(data["loc"], Code.SHAPE, message, notes)
+    types = [graph.type_of(r) for r in refs]
+    inputs = ", ".join(f"{graph.label(r)} is {show_type(t)}" for r, t in zip(refs, types))
+    listed = ", ".join(show(t.shape) for t in types)
+    if len(refs) > 1 and listed in message:
+        message = message.replace(listed, inputs, 1)  # name each input beside its shape
+    notes = [f"at node '{name}': input{'s' if len(refs) > 1 else ''} {inputs}"] if refs else []
+    return Diagnostic(data["loc"], Code.SHAPE, message, notes + list(data["notes"]))

@@ -1,3 +1,8 @@
 """archspec's own nn.Modules: building blocks that torch.nn does not have, which ops build and
-export writes out (as timm keeps its layers). Every op archspec has today builds a torch.nn
-class or is a function of its inputs, so none lives here yet; drop path is the first to come."""
+export writes out (as timm keeps its layers). Each is self-contained: it uses only `torch` and
+`nn`, so the Python export copies its source into the file it writes, which then still
+imports nothing but torch."""
+from archspec.layers.drop_path import DropPath
+from archspec.layers.norm import LayerNormAlongDim
+
+__all__ = ["DropPath", "LayerNormAlongDim"]

@@ -5,15 +5,18 @@ each entry becomes an Op whose module is torch.nn.<class>(**args)."""
 from __future__ import annotations
 
 from archspec.ops import register
+from archspec.compiler.ir import DTYPES
 from archspec.ops.base import Arg, Bool, Choice, Float, Int, Op, ShapeRuleError
 from archspec.ops.reshape import batch_dim
 
 
 class Elementwise(Op):
-    """Output shape = input shape; module = torch.nn.<torch_name>(**args)."""
+    """Output shape = input shape; module = torch.nn.<torch_name>(**args). Element by element,
+    so a batch-free value (a learnable tensor) may go through: it stays batch-free."""
 
     family = "activation"
     torch_name = "Identity"
+    batch_free = True
 
     def shape(self, a, xs):
         return tuple(xs[0])
@@ -27,6 +30,8 @@ class Elementwise(Op):
 class AlongDim(Elementwise):
     """Softmax-like: normalizes along `dim` (batch included in the count, batch refused)."""
 
+    batch_free = False  # its dim counts the batch
+
     def shape(self, a, xs):
         batch_dim(self.name, a["dim"], xs[0])
         return tuple(xs[0])
@@ -34,6 +39,8 @@ class AlongDim(Elementwise):
 
 class Dropout2d(Elementwise):
     """Channel-wise dropout: torch only means it for (C, H, W) samples."""
+
+    batch_free = False
 
     def shape(self, a, xs):
         if len(xs[0]) != 3:
@@ -70,8 +77,10 @@ TABLE = {
 MAIN_ARG = {"leaky_relu": "negative_slope", "elu": "alpha", "gelu": "approximate", "softmax": "dim",
             "log_softmax": "dim", "dropout": "p", "dropout2d": "p"}
 
+ANY_DTYPE = {"identity": DTYPES}
+
 for _name, (_torch, _base, _args, _doc) in TABLE.items():
     register(type(_torch + "Op", (_base,), {
         "name": _name, "torch_name": _torch, "args": _args, "main_arg": MAIN_ARG.get(_name),
-        "doc": f"{_doc.rstrip('.')} (torch.nn.{_torch}).",
+        "doc": f"{_doc.rstrip('.')} (torch.nn.{_torch}).", "dtypes": ANY_DTYPE.get(_name, ("float32",)),
     }))

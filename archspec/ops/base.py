@@ -1,20 +1,36 @@
-"""What an op is: typed arguments, its inputs' roles, a pure-Python shape rule, parameter
-and MAC counts, a lazy torch build, and its family and Python form for drawing and export.
-Nothing here imports torch."""
+"""What an op is: typed arguments, its inputs' roles and its outputs, a pure-Python type rule
+(shape, dtype, batch) over its inputs' types, parameter and MAC counts, a lazy torch build,
+and its family and Python form for drawing and export. Nothing here imports torch."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-Shape = tuple  # one sample's shape, batch excluded: (C, H, W), (features,), ...
+from archspec.compiler.ir import Type  # noqa: F401 - the rules' input and output type
+
+Shape = tuple  # a value's shape as the rules see it: per sample (batch excluded) for a batched
+# value, (C, H, W), (features,), ...; the whole shape for a batch-free one
 
 REQUIRED = object()
 EXPR_SCHEMA = {"type": "string", "pattern": r"^\$"}
+DTYPE_WORDS = {"float32": "a float", "int64": "an int64", "bool": "a bool"}
 
 
 class ShapeRuleError(Exception):
-    """Raised by an op's shape rule; the shape pass adds the node and its location."""
+    """Raised by an op's type or shape rule; the type pass adds the node and its location."""
+
+
+class InputError(ShapeRuleError):
+    """An input of a kind the op cannot take (an int value into conv2d, a batch-free one into
+    flatten): the type pass names it, `conv2d: expects a float input, found int64 tokens [16]`."""
+
+    def __init__(self, op: str, index: int, expected: str, found: str, shape: tuple):
+        self.op, self.index, self.expected, self.found, self.shape = op, index, expected, found, tuple(shape)
+        super().__init__(self.render(f"input {index}"))
+
+    def render(self, label: str) -> str:
+        return f"{self.op}: expects {self.expected} input, found {self.found} {label} {list(self.shape)}"
 
 
 class ArgType:
@@ -204,10 +220,19 @@ class Arg:
 class Op:
     """One primitive layer. Subclasses set `name`, `family`, `args`, `doc` and override the rules.
 
-    `roles` name the inputs in order; a `variadic` op (a merge) takes two or more values
-    for its last role. An op either builds an nn.Module (`module`) or is a function of its
-    inputs (`apply`, and `python` for the standalone Python export). `family` groups ops in
-    `archspec ops` and colours them in `archspec graph`.
+    Inputs: `roles` name them in order; a `variadic` op (a merge) takes two or more values for
+    its last role; `roles = ()` is an op with no input (a learnable tensor).
+    Outputs: `outputs` names them; `n_outputs(a)` says how many a node has when its args decide
+    (chunk's `n`). Output k of a node is `id.k` in `from:`.
+    Types: `type(a, ts)` maps the inputs' Types to the output Type (or a tuple of Types, one per
+    output). The default checks every input against `dtypes` and `batch_free` and calls the
+    per-sample `shape(a, xs)`, which is all most ops write.
+    The rest see shapes: `xs` is each input's shape (per sample for a batched value, the whole
+    shape for a batch-free one) and `a` the node's args as `bind` leaves them.
+    Torch: an op builds an nn.Module (`module`), or is a function of its inputs (`apply`, and
+    `python` for the standalone Python export), or is a tensor of the model's state (`module`
+    returns an nn.Parameter or nn.Buffer). Several outputs come back as a tuple (see `unpack`).
+    `family` groups ops in `archspec ops` and colours them in `archspec graph`.
     """
 
     name: ClassVar[str] = ""
@@ -215,34 +240,84 @@ class Op:
     args: ClassVar[tuple[Arg, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ("input",)
     variadic: ClassVar[bool] = False
+    outputs: ClassVar[tuple[str, ...]] = ("output",)
+    dtypes: ClassVar[tuple[str, ...]] = ("float32",)  # the input dtypes the default type rule takes
+    batch_free: ClassVar[bool] = False  # whether the default type rule takes batch-free inputs
     doc: ClassVar[str] = ""
     main_arg: ClassVar[str | None] = None  # the argument a bare scalar stands for: `linear: 10`
 
+    # ---- types (pure Python) ---------------------------------------------------------------
+    def type(self, a: dict, ts: list[Type]) -> Type | tuple[Type, ...]:
+        """The output type(s) for inputs of types `ts`; raise ShapeRuleError (or InputError,
+        which names the input) when they do not fit. The default: `check_inputs`, then an
+        output of the first input's dtype, `shape(a, shapes)` for its shape, and a batch when
+        any input has one."""
+        self.check_inputs(ts)
+        shape = tuple(self.shape(a, [t.shape for t in ts]))
+        return Type(shape, ts[0].dtype if ts else "float32", any(t.batched for t in ts))
+
+    def check_inputs(self, ts: list[Type]) -> None:
+        """Refuse, naming it, an input whose dtype is not in `dtypes` or that is batch-free
+        when the op is not `batch_free` (what the default `type` checks first)."""
+        for k, t in enumerate(ts):
+            if t.dtype not in self.dtypes:
+                expected = " or ".join(DTYPE_WORDS[d] for d in self.dtypes)
+                raise InputError(self.name, k, expected, t.dtype, t.shape)
+            if not t.batched and not self.batch_free:
+                raise InputError(self.name, k, "a batched", "batch-free", t.shape)
+
     def shape(self, a: dict, xs: list[Shape]) -> Shape:
+        """The output's shape from the inputs' shapes (used by the default `type`)."""
         raise NotImplementedError
 
+    def n_outputs(self, a: dict) -> int:
+        """How many outputs a node with args `a` has (override where the args decide)."""
+        return len(self.outputs)
+
+    def bind(self, a: dict, ts: list[Type]) -> dict:
+        """The args that params, macs, module, apply and python see: the node's args plus what
+        the op must know of its inputs' types at run time (concat: which are batch-free)."""
+        return a
+
+    # ---- counts (pure Python) --------------------------------------------------------------
     def params(self, a: dict, xs: list[Shape]) -> int:
         return 0
 
     def macs(self, a: dict, xs: list[Shape], out: Shape) -> int:
+        """Multiply-accumulates per sample; `out` is the (first) output's shape."""
         return 0
 
+    # ---- torch (imported inside these methods only) ----------------------------------------
     def module(self, a: dict, xs: list[Shape]):
-        """The nn.Module for this node, or None when the op is a function (see `apply`)."""
+        """The nn.Module for this node (its forward returns a tuple when there are several
+        outputs), an nn.Parameter or nn.Buffer for a tensor of the model's state (registered
+        at the node's path), or None when the op is a function (see `apply`)."""
         return None
 
     def apply(self, a: dict, *xs):
-        """Functional ops: compute the output from input tensors (traced by torch.fx)."""
+        """Functional ops: compute the output (a tuple for several) from input tensors (traced by torch.fx)."""
         raise NotImplementedError(f"op {self.name} has neither module() nor apply()")
 
     def python(self, a: dict, xs: list[str]) -> str | None:
         """Functional ops: `apply` as a Python expression over the inputs' expressions `xs`,
-        for the standalone Python export; None when the op has no such form."""
+        for the standalone Python export; None when the op has no such form. A state op
+        (`module` returns a tensor) gives the expression that makes the tensor."""
         return None
 
+    def unpack(self, a: dict, y, n: int) -> tuple:
+        """The node's n outputs from what module() or apply() returned: y itself for one, its
+        items for several. An op whose module nests them (nn.LSTM's (output, (h_n, c_n)))
+        indexes deeper; `y` may be a traced value or the text of one, so index it only."""
+        return (y,) if n == 1 else tuple(y[k] for k in range(n))
+
+    # ---- naming ------------------------------------------------------------------------------
     def role(self, k: int) -> str:
         """The role of the k-th input."""
         return self.roles[min(k, len(self.roles) - 1)]
+
+    def output_name(self, k: int) -> str:
+        """The name of the k-th output."""
+        return self.outputs[min(k, len(self.outputs) - 1)]
 
     @property
     def arg_map(self) -> dict[str, Arg]:

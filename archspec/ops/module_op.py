@@ -1,13 +1,15 @@
-"""An op made from a user's nn.Module class: spec arguments and input sizes become its
-constructor keywords. Without a shape rule it is checked by building the module on torch's
-meta device (no memory, no weights) and running one forward pass there: output shape,
+"""An op made from an nn.Module class (a user's plugin, or a class of torch.nn: see
+archspec.ops.torch_nn): spec arguments and input sizes become its constructor keywords.
+Without a shape rule it is checked by building the module on torch's meta device (no memory,
+no weights) and running one forward pass there, one input per role: output shape and dtype,
 parameters and MACs (torch's FLOP counter) come from that. Torch is imported only then."""
 from __future__ import annotations
 
 from typing import Callable
 
+from archspec.compiler.ir import DTYPES
 from archspec.errors import ArchspecError
-from archspec.ops.base import Arg, Op, ShapeRuleError
+from archspec.ops.base import Arg, Op, ShapeRuleError, Type
 
 INPUT_ATTRS = ("c", "h", "w", "d", "shape", "rank")  # what `inputs=` may take, as `input.*` in specs
 PROBE_BATCH = 2  # more than 1, so BatchNorm in training mode accepts a 1x1 feature map
@@ -21,6 +23,8 @@ class ModuleOp(Op):
     """An op made from an nn.Module class: spec arguments and input sizes become its constructor keywords."""
 
     family = "plugin"
+    input_dtypes: tuple[str, ...] = ("float32",)  # the dtype of each input the probe makes (the last repeats)
+    probe_hint = " (give the op a shape rule if it cannot run on the meta device)"  # after a failed forward pass
 
     def __init__(self, module_class: type, name: str, args=(), inputs: dict | None = None, shape: Callable | None = None,
                  params: Callable | None = None, macs: Callable | None = None, doc: str | None = None,
@@ -55,10 +59,15 @@ class ModuleOp(Op):
         return self.rules["shape"] is None
 
     # ---- the Op contract ---------------------------------------------------------------
+    def type(self, a, ts):
+        """The default rule (inputs checked, then `shape`); the forward pass also gives the dtype."""
+        t = super().type(a, ts)
+        return Type(t.shape, self._probe(a, [x.shape for x in ts])[0][1], t.batched) if self.checked_by_forward else t
+
     def shape(self, a, xs):
         if self.rules["shape"]:
             return tuple(self._rule("shape", a, xs))
-        return self._probe(a, xs)[0]
+        return self._probe(a, xs)[0][0]
 
     def params(self, a, xs):
         if self.rules["params"]:
@@ -79,6 +88,10 @@ class ModuleOp(Op):
             return self.module_class(**kwargs)
         except Exception as e:  # the plugin's own code: report it, with its op name, as a user-level error
             raise PluginError(f"{self.name}: {self.module_class.__name__}({show_kwargs(kwargs)}) failed: {reason(e)}") from e
+
+    def constructor_keywords(self, a, xs) -> dict:
+        """The keywords the module is built with: the spec's arguments and the input sizes it asks for."""
+        return self._kwargs(a, xs)
 
     # ---- helpers -----------------------------------------------------------------------
     def _rule(self, which, *call):
@@ -101,7 +114,7 @@ class ModuleOp(Op):
         return kwargs
 
     def _probe(self, a, xs) -> tuple:
-        """(output shape, parameters, MACs per sample) from the module built on the meta device."""
+        """((output shape, dtype), parameters, MACs per sample) from the module built on the meta device."""
         key = repr((sorted(a.items()), [tuple(x) for x in xs]))
         if key not in self._probes:
             if len(self._probes) > 256:
@@ -110,6 +123,7 @@ class ModuleOp(Op):
         return self._probes[key]
 
     def _run_probe(self, a, xs) -> tuple:
+        """((output shape, dtype), parameters, MACs per sample)."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -123,18 +137,23 @@ class ModuleOp(Op):
         params = sum(p.numel() for p in module.parameters())
         if not self.checked_by_forward:
             return None, params, 0
-        x = torch.empty((PROBE_BATCH, *xs[0]), device="meta")
+        dtypes = [self.input_dtypes[min(k, len(self.input_dtypes) - 1)] for k in range(len(xs))]
+        inputs = [torch.empty((PROBE_BATCH, *x), dtype=getattr(torch, d), device="meta") for x, d in zip(xs, dtypes)]
         try:
             with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                y = module(x)
+                y = module(*inputs)
         except Exception as e:
-            raise ShapeRuleError(f"{self.name}: forward pass on the meta device failed for input {list(xs[0])}: "
-                                 f"{reason(e)} (give the op a shape rule if it cannot run on the meta device)") from None
+            shown = " and ".join(str(list(x)) for x in xs)
+            raise ShapeRuleError(f"{self.name}: forward pass on the meta device failed for input {shown}: "
+                                 f"{reason(e)}{self.probe_hint}") from None
         if not isinstance(y, torch.Tensor):
-            raise ShapeRuleError(f"{self.name}: forward returned {type(y).__name__}; a plugin op returns one tensor")
-        if y.dim() < 2 or y.shape[0] != PROBE_BATCH:
+            raise ShapeRuleError(f"{self.name}: forward returned {type(y).__name__}; an op made from a module returns one tensor")
+        if y.dim() < 1 or y.shape[0] != PROBE_BATCH:
             raise ShapeRuleError(f"{self.name}: forward changed the batch dimension ({PROBE_BATCH} in, shape {list(y.shape)} out)")
-        return tuple(int(d) for d in y.shape[1:]), params, counter.get_total_flops() // 2 // PROBE_BATCH
+        dtype = str(y.dtype).removeprefix("torch.")
+        if dtype not in DTYPES:
+            raise ShapeRuleError(f"{self.name}: forward returned a {dtype} tensor; values are {', '.join(DTYPES)}")
+        return (tuple(int(d) for d in y.shape[1:]), dtype), params, counter.get_total_flops() // 2 // PROBE_BATCH
 
 
 def first_line(text: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from archspec.ops import register
 from archspec.ops.base import EXPR_SCHEMA, Arg, Bool, Float, Int, Op, Optional, ShapeRuleError, prod
 from archspec.ops.conv import sizes
+from archspec.ops.reshape import batch_dim
 
 class Positive(Float):
     """A number > 0 (torch refuses eps = 0 while training)."""
@@ -68,30 +69,46 @@ for _d, _ranks, _layout in ((1, (1, 2), "(C,) or (C, L)"), (2, (3,), "(C, H, W)"
 class LayerNorm(Op):
     name = "layernorm"
     family = "norm"
-    doc = "Normalize over the last `dims` dims of each sample (torch.nn.LayerNorm)."
+    doc = ("Normalize over the last `dims` dims of each sample (torch.nn.LayerNorm), or over the one dim `dim` "
+           "(channels-first: `dim: 1` of (C, H, W), ConvNeXt's LayerNorm2d).")
     main_arg = "dims"
     args = (
         Arg("dims", Int(1), 1, "how many trailing dims are normalized together"),
         EPS,
         Arg("elementwise_affine", Bool(), True, "learn a per-element scale (and bias)"),
         Arg("bias", Bool(), True, "learn a per-element shift (with elementwise_affine)"),
+        Arg("dim", Optional(Int()), None, "normalize over this one dim instead (batch is dim 0); null: the trailing `dims`"),
     )
 
     def shape(self, a, xs):
         x = xs[0]
-        if a["dims"] > len(x):
+        if a["dim"] is not None:
+            if a["dims"] != 1:
+                raise ShapeRuleError(f"{self.name}: give dims ({a['dims']}: that many trailing dims) or dim (one chosen dim), not both")
+            batch_dim(self.name, a["dim"], x)
+        elif a["dims"] > len(x):
             raise ShapeRuleError(f"{self.name}: dims {a['dims']} is more than the input's rank: {list(x)} has {len(x)} dims")
         return tuple(x)
+
+    def normalized(self, a, x) -> tuple:
+        """The normalized shape: the trailing `dims` dims, or the size of `dim`."""
+        return (x[batch_dim(self.name, a["dim"], x) - 1],) if a["dim"] is not None else tuple(x[-a["dims"]:])
 
     def params(self, a, xs):
         if not a["elementwise_affine"]:
             return 0
-        return prod(xs[0][-a["dims"]:]) * (2 if a["bias"] else 1)
+        return prod(self.normalized(a, xs[0])) * (2 if a["bias"] else 1)
 
     def module(self, a, xs):
         from torch import nn
 
-        return nn.LayerNorm(tuple(xs[0][-a["dims"]:]), a["eps"], a["elementwise_affine"], a["bias"])
+        x, shape = xs[0], self.normalized(a, xs[0])
+        rest = (a["eps"], a["elementwise_affine"], a["bias"])
+        if a["dim"] is None or batch_dim(self.name, a["dim"], x) == len(x):
+            return nn.LayerNorm(shape, *rest)
+        from archspec.layers import LayerNormAlongDim
+
+        return LayerNormAlongDim(shape, batch_dim(self.name, a["dim"], x), *rest)
 
 
 @register

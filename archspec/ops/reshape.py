@@ -1,11 +1,11 @@
 """Ops that rearrange a sample without computing: flatten, reshape, permute.
 
-Also home of `batch_dim`, the one place that resolves a torch-style `dim` argument
-(batch included, negatives allowed, batch itself refused) for the ops that take one."""
+Also home of `batch_dim` and `value_dim`, the one place that resolves a torch-style `dim`
+argument (batch included, negatives allowed, batch itself refused) for the ops that take one."""
 from __future__ import annotations
 
 from archspec.ops import register
-from archspec.ops.base import Arg, Int, IntList, Op, ShapeRuleError, prod
+from archspec.ops.base import Arg, Int, IntList, Op, ShapeRuleError, Type, prod
 
 
 def batch_dim(op: str, dim: int, x: tuple, extra: int = 0, name: str = "dim") -> int:
@@ -19,6 +19,21 @@ def batch_dim(op: str, dim: int, x: tuple, extra: int = 0, name: str = "dim") ->
         )
     if dim % rank == 0:
         raise ShapeRuleError(f"{op}: {name} {dim} means the batch dim (0); sample dims are 1..{rank - 1}")
+    return dim % rank
+
+
+def value_dim(op: str, dim: int, t: Type, extra: int = 0, name: str = "dim") -> int:
+    """Resolve `dim` of a value of type `t` to an index into `t.shape`: the rule for every op
+    that takes dims. A batched value's dims are torch's dims of its tensor, whose batch is dim
+    0 (refused: ops work per sample); a batch-free value (a parameter) has no batch, so its
+    dims index the value itself. Negative dims count from the end in both cases. Either way
+    the dim a spec writes is the dim torch is given."""
+    if t.batched:
+        return batch_dim(op, dim, t.shape, extra, name) - 1
+    rank = len(t.shape) + extra
+    if not -rank <= dim < rank:
+        valid = f"valid: {-rank}..{rank - 1}" if rank else "it has no dims"
+        raise ShapeRuleError(f"{op}: {name} {dim} is out of range for batch-free input {list(t.shape)} ({valid})")
     return dim % rank
 
 

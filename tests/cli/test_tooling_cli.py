@@ -28,8 +28,11 @@ def test_ops_lists_every_registered_op_with_its_signature():
     result = run("ops")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    for name in registry():
-        assert sum(line.startswith(f"  {name}(") for line in lines) == 1, name
+    for name, op in registry().items():
+        if op.family == "nn":  # a hundred torch.nn classes are listed by name: `archspec ops nn.X` has the signature
+            assert sum(f" {name}," in f" {line}," for line in lines) == 1, name
+        else:
+            assert sum(line.startswith(f"  {name}(") for line in lines) == 1, name
     assert "  linear(out, bias=true)" in lines
     assert "  conv2d(out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true, padding_mode=zeros)" in lines
     assert "  maxpool2d(kernel, stride=null, padding=0, dilation=1, ceil_mode=false)" in lines

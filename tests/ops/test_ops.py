@@ -15,9 +15,26 @@ from hypothesis import assume, given, settings, strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 import archspec.ops as ops
-from archspec.ops.base import Op, ShapeRuleError
+from archspec.compiler.ir import Type
+from archspec.ops.base import InputError, Op, ShapeRuleError
 
 OPS = sorted(ops.registry())
+
+
+DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
+
+
+def typed(xs) -> list[Type]:
+    """A strategy's inputs as Types: a plain shape is a batched float32 value."""
+    return [x if isinstance(x, Type) else Type(tuple(x)) for x in xs]
+
+
+def tensor(t: Type, batch: int, grad: bool, gen=None):
+    """A random input of type t: floats from a normal, ints in [0, 2) (valid indices of any table)."""
+    size = ((batch,) if t.batched else ()) + tuple(t.shape)
+    if t.dtype == "float32":
+        return torch.randn(size, generator=gen).requires_grad_(grad).clone()  # non-leaf: inplace ops may run
+    return torch.randint(0, 2, size, generator=gen).to(DTYPES[t.dtype])
 
 
 def traced(op, a, n):
@@ -28,72 +45,96 @@ def traced(op, a, n):
     return torch.fx.symbolic_trace(ns["merged"])
 
 
-def build(op, a, xs):
-    module = op.module(a, xs)
-    return module, (module if module is not None else traced(op, a, len(xs)))
+def build(op, a, ts):
+    """(the module, parameter or buffer op.module made, or None; a function of the inputs)."""
+    made = op.module(a, [t.shape for t in ts])
+    if isinstance(made, torch.Tensor):
+        return made, lambda: made
+    return made, (made if made is not None else traced(op, a, len(ts)))
 
 
-def forward(fn, xs, batch, grad):
-    inputs = [torch.randn(batch, *x, requires_grad=grad) for x in xs]
-    inputs = [t.clone() for t in inputs]  # non-leaf, so inplace ops may run with grad on
+def forward(op, a, fn, ts, batch, grad, n_out):
+    """The node's outputs as a list, from inputs of types ts at `batch`."""
     with torch.set_grad_enabled(grad):
-        return fn(*inputs)
+        return list(op.unpack(a, fn(*[tensor(t, batch, grad) for t in ts]), n_out))
 
 
-def flops(fn, xs):
+def flops(op, a, fn, ts, n_out):
     """FlopCounterMode's per-sample total; batch 1 unless torch needs two samples (batch norm)."""
     for batch in (1, 2):
         try:
             with FlopCounterMode(display=False) as counter, torch.no_grad():
-                forward(fn, xs, batch, grad=False)
+                forward(op, a, fn, ts, batch, False, n_out)
             return counter.get_total_flops() // batch
         except ValueError:
             if batch == 2:
                 raise
 
 
-def run_torch(op, a, xs):
-    """(torch's output sample shape, module, fn) or the exception torch raised."""
+def run_torch(op, a, ts, n_out):
+    """(torch's output Types, module, fn) or the exception torch raised. Run at batch 2 and 3:
+    an output whose leading dim follows the batch is batched, one that stays put is batch-free."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module, fn = build(op, a, xs)
-            out = forward(fn, xs, 2, grad=True)
-            forward(fn, xs, 2, grad=False)  # some kernels check differently without autograd
-        if out.numel() == 0:  # torch may allow it (conv_transpose); a model cannot use it
-            return ValueError(f"empty output {tuple(out.shape)}")
-        return tuple(out.shape[1:]), module, fn
+            module, fn = build(op, a, ts)
+            two = forward(op, a, fn, ts, 2, True, n_out)
+            three = forward(op, a, fn, ts, 3, False, n_out)  # some kernels check differently without autograd
+        found = []
+        for y2, y3 in zip(two, three):
+            if y2.numel() == 0:  # torch may allow it (conv_transpose); a model cannot use it
+                return ValueError(f"empty output {tuple(y2.shape)}")
+            batched = y2.shape != y3.shape
+            dtype = next(k for k, v in DTYPES.items() if v == y2.dtype)
+            found.append(Type(tuple(y2.shape[1:]) if batched else tuple(y2.shape), dtype, batched))
+        return found, module, fn
     except Exception as e:  # noqa: BLE001 - any torch failure counts as a refusal
         return e
+
+
+def outputs_of(result) -> list[Type]:
+    return list(result) if isinstance(result, tuple) and all(isinstance(t, Type) for t in result) else [result]
 
 
 @pytest.mark.parametrize("name", OPS)
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_op_agrees_with_torch(name, op_strategies, data):
+    """The type rule against torch: every output's shape, dtype and batch; the refusals (an
+    InputError is the language's own choice, a float op refusing ints even where torch would
+    not, so torch is not asked); parameters; MACs."""
     assert name in op_strategies, f"op '{name}' has no hypothesis strategy in tests/ops/strategies/"
     op = ops.get(name)
     given_args, xs = data.draw(op_strategies[name](op), label="args, inputs")
+    ts = typed(xs)
     a, problems = op.check_args(given_args)
     assert not problems
     try:
-        out, refusal = op.shape(a, xs), None
+        out, refusal = outputs_of(op.type(a, ts)), None
     except ShapeRuleError as e:
         out, refusal = None, e
-    result = run_torch(op, a, xs)
+    if isinstance(refusal, InputError):
+        assert str(refusal).startswith(f"{name}: expects ")
+        return
+    bound = op.bind(a, ts) if refusal is None else a
+    result = run_torch(op, bound, ts, len(out) if out else op.n_outputs(a))
     if isinstance(result, Exception):
-        assert refusal is not None, f"torch refused {xs} but the rule gave {out}: {result}"
+        assert refusal is not None, f"torch refused {ts} but the rule gave {out}: {result}"
         assert str(refusal).startswith(f"{name}: ")
         return
     assert refusal is None, f"the rule refused what torch accepts (output {result[0]}): {refusal}"
     torch_out, module, fn = result
     assert out == torch_out
-    assert all(isinstance(v, int) for v in out)
-    n_params = sum(p.numel() for p in module.parameters()) if module is not None else 0
-    assert op.params(a, xs) == n_params
-    if module is not None:
-        module.eval()
-    assert op.macs(a, xs, out) * 2 == flops(fn, xs)
+    assert len(out) == op.n_outputs(a) and all(isinstance(v, int) for t in out for v in t.shape)
+    if isinstance(module, torch.Tensor):
+        n_params = module.numel() if isinstance(module, torch.nn.Parameter) else 0
+    else:
+        n_params = sum(p.numel() for p in module.parameters()) if module is not None else 0
+    shapes = [t.shape for t in ts]
+    assert op.params(bound, shapes) == n_params
+    if isinstance(module, torch.nn.Module) and not getattr(op, "checked_by_forward", False):
+        module.eval()  # a forward-checked op counts in training mode, as its probe runs (attention differs in eval)
+    assert op.macs(bound, shapes, out[0].shape) * 2 == flops(op, bound, fn, ts, len(out))
 
 
 def test_every_op_has_a_strategy_and_every_strategy_an_op(op_strategies):
@@ -106,7 +147,10 @@ def test_op_declaration(name):
     op = ops.get(name)
     assert op.name == name and op.doc and all(arg.doc for arg in op.args)
     assert op.family.isidentifier() and op.family not in ("other", "plugin")
-    assert op.roles and all(role.isidentifier() for role in op.roles) and op.role(5) == op.roles[-1]
+    assert all(role.isidentifier() for role in op.roles) and (not op.roles or op.role(5) == op.roles[-1])
+    assert op.roles or not op.variadic, "an op without inputs cannot take two or more"
+    assert op.outputs and all(out.isidentifier() for out in op.outputs) and op.output_name(5) == op.outputs[-1]
+    assert set(op.dtypes) <= {"float32", "int64", "bool"}
     assert op.main_arg is None or op.main_arg in op.arg_map
     assert len({arg.name for arg in op.args}) == len(op.args)
 
@@ -130,15 +174,18 @@ def test_functional_ops_have_a_python_form_that_computes_the_same(name, op_strat
     """The Python form of a functional op (what the standalone export writes) computes what `apply` does."""
     op = ops.get(name)
     given_args, xs = data.draw(op_strategies[name](op), label="args, inputs")
+    ts = typed(xs)
     a, _ = op.check_args(given_args)
     try:
-        op.shape(a, xs)
+        n = len(outputs_of(op.type(a, ts)))
     except ShapeRuleError:
         assume(False)
-    tensors = [torch.randn(2, *x) for x in xs]
+    a = op.bind(a, ts)
+    tensors = [tensor(t, 2, False) for t in ts]
     text = op.python(a, [f"xs[{k}]" for k in range(len(xs))])
     got = eval(text, {"torch": torch, "xs": tensors})  # noqa: S307 - the op's own text, as the exported file runs it
-    torch.testing.assert_close(got, op.apply(a, *tensors))
+    want = op.apply(a, *tensors)
+    torch.testing.assert_close(list(op.unpack(a, got, n)), list(op.unpack(a, want, n)), equal_nan=True)  # log, sqrt of x < 0
 
 
 def test_main_args():

@@ -26,7 +26,7 @@ packages = ["seplug"]
 
 [project.entry-points."archspec.ops"]
 squeeze_excite = "seplug.layers:SqueezeExcite"
-scale = "seplug.ops:Scale"
+times = "seplug.ops:Times"
 broken = "seplug.missing:Nothing"
 """
 
@@ -37,10 +37,10 @@ OPS = '''\
 from archspec.plugins import Arg, Float, Op
 
 
-class Scale(Op):
-    """A torch-free Op subclass with its own shape rule: multiply by a constant."""
+class Times(Op):
+    """A torch-free Op subclass with its own shape rule: multiply by a constant (archspec has `scale` built in; a plugin may not take its name)."""
 
-    name = "scale"
+    name = "times"
     doc = "Multiply by a constant factor."
     main_arg = "factor"
     args = (Arg("factor", Float(), doc="the factor"),)
@@ -61,7 +61,7 @@ layers:
   - {id: conv, conv2d: {out: 8, kernel: 3, padding: 1}}
   - relu
   - {id: se, squeeze_excite: 2}
-  - {scale: 0.5}
+  - {times: 0.5}
   - {adaptive_avgpool2d: 1}
   - flatten
   - {id: fc, linear: $num_classes}
@@ -130,7 +130,7 @@ def test_installed_plugin_is_checked_and_trained_like_a_builtin(installed, tmp_p
     assert code == 0, text
     report = json.loads(text)
     assert report["ok"] and report["output_shape"] == [4]
-    assert report["checked_by_forward"] == ["squeeze_excite"]  # scale gives its own shape rule
+    assert report["checked_by_forward"] == ["squeeze_excite"]  # times gives its own shape rule
     assert {n["name"]: n["shape"] for n in report["nodes"]}["se"] == [8, 16, 16]
     assert report["params"] == 80 + (8 * 4 + 4 + 4 * 8 + 8) + 36
     assert out["table"][0] == 0 and "note: squeeze_excite checked by a forward pass on the meta device" in out["table"][1]

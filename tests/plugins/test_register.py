@@ -67,7 +67,7 @@ def test_no_shape_rule_is_checked_by_a_meta_forward(registered):
     assert report.checked_by_forward == ["squeeze_excite", "stem"]
     assert report.to_dict()["checked_by_forward"] == ["squeeze_excite", "stem"]
     assert report.table().splitlines()[-1] == ("note: squeeze_excite, stem checked by a forward pass on the meta device "
-                                               "(plugin ops without a shape rule)")
+                                               "(torch.nn classes and plugin ops without a shape rule)")
 
 
 def test_plugin_op_trains_like_a_builtin(registered):
@@ -121,7 +121,7 @@ def test_plugin_arguments_are_typed_and_spelled(registered):
 def test_a_module_that_returns_two_tensors_is_refused(fresh_registry):
     archspec.register_op(Pair)
     report = archspec.check("archspec: 1\ninput: [4]\nlayers: [pair]\n")
-    assert [d.message for d in report.diagnostics] == ["pair: forward returned tuple; a plugin op returns one tensor"]
+    assert [d.message for d in report.diagnostics] == ["pair: forward returned tuple; an op made from a module returns one tensor"]
 
 
 @pytest.mark.parametrize("target, keywords, message", [

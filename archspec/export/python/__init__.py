@@ -5,16 +5,17 @@ spec's ids, so the file's module has the same state_dict keys as `archspec.build
 """
 from __future__ import annotations
 
+from archspec import layers
 from archspec.compiler.emit import class_name
 from archspec.export.python.classes import ClassDef, cluster, parameterize
 from archspec.export.python.modules import forget
 from archspec.export.python.render import render_class
 from archspec.export.python.scopes import build_tree
 from archspec.export.python.spec_params import name_spec_params
-from archspec.export.python.templates import ROOT_KEY, class_key, template
+from archspec.export.python.templates import ROOT_KEY, Leaf, Seq, class_key, template
 from archspec.export.python.render import wrap
 
-RESERVED = {"nn", "torch", "OrderedDict"}
+RESERVED = {"nn", "torch", "OrderedDict", *layers.__all__}
 
 
 def to_python(report, weights: str | None = None) -> str:
@@ -122,11 +123,28 @@ class _Generator:
         for cls in self.order:
             args = inputs if cls is top else self._arg_names(cls)
             blocks.append("\n".join(render_class(cls, args)))
-        body = "\n\n\n".join(blocks)
+        body = "\n\n\n".join(self._layer_sources() + blocks)
         imports = ["import torch", "from torch import nn"]
         if "OrderedDict(" in body:
             imports.insert(0, "from collections import OrderedDict\n")
         return "\n".join([self._header(), *imports, "", "", body, "", "", *self._main(top, inputs)]) + "\n"
+
+    def _layer_sources(self) -> list[str]:
+        """The source of each of archspec's own layers the classes build, which the file then defines."""
+        found: dict = {}
+
+        def visit(body):
+            if isinstance(body, Leaf) and body.ctor.source:
+                found[body.ctor.cls] = body.ctor.source.rstrip()
+            elif isinstance(body, Seq):
+                for _, item in body.items:
+                    visit(item)
+
+        for cls in self.order:
+            for t in cls.members:
+                for entry in t.entries:
+                    visit(entry.body)
+        return [found[name] for name in sorted(found)]
 
     def _input_names(self) -> list[str]:
         names = list(self.report.input_shapes)

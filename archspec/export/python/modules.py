@@ -1,5 +1,6 @@
-"""Ops as Python source: a module node as a `torch.nn` constructor call, a functional node
-as an expression. Constructor arguments are read back from the built module through its
+"""Ops as Python source: a module node as a `torch.nn` constructor call (or a call of one of
+archspec's own layers, whose source the file then holds), a functional node as an
+expression. Constructor arguments are read back from the built module through its
 signature, then checked by rebuilding the module on the meta device, so what is written
 is what archspec builds."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import nn
 from archspec.errors import ArchspecError
 
 SKIP = {"self", "device", "dtype"}
+LAYERS = "archspec.layers."  # archspec's own modules: self-contained, copied into the exported file
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,13 @@ class Ctor:
     args: tuple  # ((name, value), ...)
     defaults: tuple  # ((name, default or EMPTY), ...)
     stateful: bool  # has parameters or buffers (so its name is in the state_dict)
+    source: str = ""  # the class's source for one of archspec's own layers; "" for a torch.nn class
+    by_keyword: bool = False  # every argument written `name=value`, as the spec gave them (`nn.PixelShuffle: {...}`)
+
+    @property
+    def callee(self) -> str:
+        """How the file names the class: `nn.Conv2d`, or an archspec layer's own name."""
+        return self.cls if self.source else f"nn.{self.cls}"
 
 
 EMPTY = inspect.Parameter.empty
@@ -47,13 +56,23 @@ def forget() -> None:
     _built.clear()
 
 
-def ctor(module: nn.Module, where: str) -> Ctor:
+def ctor(module: nn.Module, where: str, keywords: dict | None = None) -> Ctor:
+    """The constructor call that builds `module`: its arguments read back from its attributes,
+    or, for an op that knows them (a torch.nn class named in the spec), the `keywords` it was
+    built with, written by keyword. Either way the call is checked by rebuilding."""
     cls = type(module)
-    if getattr(nn, cls.__name__, None) is not cls:
+    own = cls.__module__.startswith(LAYERS)
+    if getattr(nn, cls.__name__, None) is not cls and not own:
         raise ArchspecError(f"{where}: {cls.__module__}.{cls.__name__} is not a torch.nn class, so it has no "
                             "standalone Python form; export to onnx or torchscript instead")
     params = [p for p in inspect.signature(cls.__init__).parameters.values()
               if p.name not in SKIP and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    defaults = tuple((p.name, p.default) for p in params)
+    if keywords is not None:
+        if _same(module, cls, keywords):
+            return Ctor(cls.__name__, tuple(keywords.items()), defaults, _stateful(module), by_keyword=True)
+        raise ArchspecError(f"{where}: nn.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in keywords.items())}) "
+                            "does not rebuild the module")
     args = []
     for p in params:
         if not hasattr(module, p.name):
@@ -61,12 +80,14 @@ def ctor(module: nn.Module, where: str) -> Ctor:
                 raise ArchspecError(f"{where}: cannot read argument '{p.name}' of nn.{cls.__name__} back")
             continue
         args.append((p.name, _plain(p.name, getattr(module, p.name))))
-    defaults = tuple((p.name, p.default) for p in params)
     for candidate in (tuple((k, collapse(v)) for k, v in args), tuple(args)):
         if _same(module, cls, dict(candidate)):
-            state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-            return Ctor(cls.__name__, candidate, defaults, state)
+            return Ctor(cls.__name__, candidate, defaults, _stateful(module), inspect.getsource(cls) if own else "")
     raise ArchspecError(f"{where}: nn.{cls.__name__} cannot be written back as a constructor call")
+
+
+def _stateful(module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
 
 
 def _plain(name: str, value):

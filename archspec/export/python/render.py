@@ -64,7 +64,9 @@ def body_expr(body, exprs, i: int, path: tuple = ()):
     """The constructor expression of an entry's body; numbers come from `exprs`."""
     if isinstance(body, Leaf):
         given = [(k, exprs.get((i, path + (k,)), Lit(v))) for k, v in body.ctor.args]
-        return Expr(f"nn.{body.ctor.cls}", _arguments(given, dict(body.ctor.defaults), kernel_keyword=True))
+        if body.ctor.by_keyword:
+            return Expr(body.ctor.callee, [f"{k}={show(v)}" for k, v in given])
+        return Expr(body.ctor.callee, _arguments(given, dict(body.ctor.defaults), kernel_keyword=True))
     if isinstance(body, Call):
         given = [(p.name, exprs.get((i, path + (p.name,)), Lit(v))) for p, v in zip(body.cls.signature, body.values)]
         return Expr(body.cls.name, _arguments(given, {p.name: p.default for p in body.cls.signature}))

@@ -20,7 +20,7 @@ class Entry:
     name: str  # local name (last part of the module path)
     node: str | None = None  # the op node's name (its module path) in the graph
     scope: "Scope | None" = None
-    inputs: list[str] = field(default_factory=list)  # refs read, in order of first use
+    inputs: list[str] = field(default_factory=list)  # refs read: a node's in input order, a sub-scope's in order of first use
     outputs: list[str] = field(default_factory=list)  # refs it produces that others read
 
 
@@ -100,7 +100,7 @@ def _flow(scope: Scope, readers: dict, shapes: dict) -> None:
             _flow(entry.scope, readers, shapes)
             entry.inputs, entry.outputs = entry.scope.inputs, entry.scope.outputs
         else:
-            entry.inputs = _unique(ref.node for ref in scope.graph.inputs_of(entry.node))
+            entry.inputs = [ref.node for ref in scope.graph.inputs_of(entry.node)]  # one per input: add of [x, x] reads x twice
             entry.outputs = [entry.node]
     if not scope.path:
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archspec.export.python.modules import Ctor, ctor, module_of
+from archspec.ops.torch_nn import TorchNN
 
 ROOT_KEY = ("<root>",)
 
@@ -136,10 +137,18 @@ def body_of(scope, entry, classes) -> object:
             return call
         return Seq([(e.name, body_of(entry.scope, e, classes)) for e in entry.scope.entries])
     module = module_of(scope.graph, entry.node)
+    data = scope.graph.nodes[entry.node]
     if module is None:
-        data = scope.graph.nodes[entry.node]
         return Func(data["op"], dict(data["args"]))
-    return Leaf(ctor(module, entry.node))
+    return Leaf(ctor(module, entry.node, _keywords(scope.graph, entry.node)))
+
+
+def _keywords(graph, name: str) -> dict | None:
+    """The keywords a module op was built with, when it knows them (a torch.nn class named in the spec)."""
+    data = graph.nodes[name]
+    if not isinstance(data["op"], TorchNN):
+        return None
+    return data["op"].constructor_keywords(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)])
 
 
 def template(scope, classes) -> Template:

@@ -14,6 +14,7 @@ import pkgutil
 
 from hypothesis import strategies as st
 
+from archspec.compiler.ir import DTYPES, Type
 from archspec.ops.base import Bool, Choice, Float, Optional
 
 SPATIAL_MAX = {1: 8, 2: 6, 3: 4}
@@ -62,10 +63,21 @@ def spatial_input(draw, dims, channels):
     return (channels, *draw(st.tuples(*[st.integers(1, SPATIAL_MAX[dims])] * dims)))
 
 
+def typed(draw, x):
+    """Mostly the plain shape x (a batched float32 value); now and then the same shape as a
+    batch-free value or with another dtype, so ops' type rules meet those too."""
+    kind = draw(st.integers(0, 5))
+    if kind == 4:
+        return Type(tuple(x), batched=False)
+    if kind == 5:
+        return Type(tuple(x), draw(st.sampled_from(DTYPES[1:])))
+    return x
+
+
 @st.composite
 def simple(draw, op, x=shape(1, 3), **overrides):
     """Ops whose arguments are all Bool/Float/Choice: generic arguments on input `x`."""
-    return generic_args(draw, op, **overrides), [draw(x)]
+    return generic_args(draw, op, **overrides), [typed(draw, draw(x))]
 
 
 def on(x):
