@@ -1,10 +1,12 @@
 """Ops that rearrange a sample without computing: flatten, reshape, permute.
 
-Also home of `batch_dim`, the one place that resolves a torch-style `dim` argument
-(batch included, negatives allowed, batch itself refused) for the ops that take one."""
+Also home of `batch_dim` and `value_dim`, the one place that resolves a torch-style `dim`
+argument (negatives allowed) for the ops that take one: a batched value's dims count the batch
+as dim 0 (which no op may name), a batch-free value's dims index the value itself."""
 from __future__ import annotations
 
 from archspec.ops import register
+from archspec.compiler.ir import Type
 from archspec.ops.base import Arg, Int, IntList, Op, ShapeRuleError, prod
 
 
@@ -19,6 +21,23 @@ def batch_dim(op: str, dim: int, x: tuple, extra: int = 0, name: str = "dim") ->
         )
     if dim % rank == 0:
         raise ShapeRuleError(f"{op}: {name} {dim} means the batch dim (0); sample dims are 1..{rank - 1}")
+    return dim % rank
+
+
+def value_dim(op: str, dim: int, t: Type, extra: int = 0, name: str = "dim") -> int:
+    """Resolve `dim` for a value of type `t`; return its index in `t.shape` (0 = the first dim
+    of a sample, or of a batch-free value).
+
+    The same `dim` is then valid for torch as the user wrote it: a batched value is the tensor
+    (B, *t.shape), so its dims count the batch as 0 (refused: an op acts within a sample); a
+    batch-free value is the tensor t.shape, so its dims index it directly. `extra` widens the
+    range for ops that insert a dim."""
+    if t.batched:
+        return batch_dim(op, dim, t.shape, extra, name) - 1
+    rank = len(t.shape) + extra
+    if not -rank <= dim < rank:
+        valid = f"valid: {-rank}..{rank - 1}" if rank else "it has no dims"
+        raise ShapeRuleError(f"{op}: {name} {dim} is out of range for batch-free input {list(t.shape)} ({valid})")
     return dim % rank
 
 
