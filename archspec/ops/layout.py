@@ -106,16 +106,15 @@ class Pad(Layout):
             raise ShapeRuleError(f"{self.name}: pad {list(pad)} has {len(pad)} entries; it takes pairs (left, right), "
                                  "the last dim's first")
         if pairs > len(x):
-            batch = " and the batch" if t.batched and pairs == len(x) + 1 else ""
-            raise ShapeRuleError(f"{self.name}: pad {list(pad)} pads {pairs} dims{batch}, but the input {list(x)} "
-                                 f"has {len(x)}")
+            whose, never = ("a sample", " (the batch is never padded)") if t.batched else ("the input", "")
+            raise ShapeRuleError(f"{self.name}: pad {list(pad)} pads the last {pairs} dims, but {whose} {list(x)} "
+                                 f"has {len(x)}{never}")
         if mode != "constant" and a["value"]:
             raise ShapeRuleError(f"{self.name}: value {a['value']} applies to mode 'constant' only, not '{mode}'")
         if mode != "constant" and not (pairs <= 3 and rank - pairs in (1, 2)):
-            need = " or ".join(f"{n} {'dim' if n == 1 else 'dims'}" for n in (rank - 2, rank - 1) if 1 <= n <= 3)
-            raise ShapeRuleError(f"{self.name}: mode '{mode}' pads the last 1, 2 or 3 dims of a tensor with 1 or 2 more "
-                                 f"(torch's limit): this {rank}-dim tensor {self.tensor(t)} takes "
-                                 f"{need or 'none'}, found {pairs}")
+            need = " or ".join(str(n) for n in (rank - 2, rank - 1) if 1 <= n <= 3) or "no"
+            raise ShapeRuleError(f"{self.name}: mode '{mode}' pads the last 1, 2 or 3 dims of a tensor with 1 or 2 dims "
+                                 f"more (torch's limit): {self.tensor(t)} takes {need} pairs, found {pairs}")
         out = list(x)
         for k in range(pairs):
             d = len(x) - 1 - k
@@ -136,11 +135,12 @@ class Pad(Layout):
         """What torch refuses in (left, right) on a dim of `size` in `mode`, or ''."""
         if mode == "reflect" and max(left, right) >= size:
             return f"in mode 'reflect': each amount must be smaller than the size {size}"
-        if mode == "circular" and max(left, right) > size:
-            return f"in mode 'circular': each amount may wrap around the dim at most once (<= {size})"
-        if mode == "circular" and min(left, right) < 0 < max(left, right):
-            # torch accepts it, but leaves part of the result unwritten (torch 2.13)
-            return "in mode 'circular': a dim is padded or cropped, not both (crop with slice first)"
+        kept = size + min(left, 0) + min(right, 0)  # what a crop leaves: a circular pad wraps around it
+        if mode == "circular" and max(left, right) > max(kept, 0):
+            # torch checks the amounts against the whole dim only; past the kept part its result is
+            # partly unwritten memory (torch 2.13)
+            of = f" (of {size}, the crop's)" if kept < size else ""
+            return f"in mode 'circular': an amount may wrap around the {max(kept, 0)} elements kept{of} at most once"
         if mode == "constant" and size + min(left, 0) + min(right, 0) < 0:
             return "crops more than the whole dim"
         return ""

@@ -1,5 +1,6 @@
-"""einops patterns: rearrange, reduce and repeat, e.g. ViT's patches as
-`b c (h p1) (w p2) -> b (h w) (p1 p2 c)` with sizes {p1: 16, p2: 16}.
+"""einops patterns: rearrange, reduce and tile (einops.repeat, whose name `repeat:` items
+take), e.g. ViT's patches as `b c (h p1) (w p2) -> b (h w) (p1 p2 c)` with sizes
+{p1: 16, p2: 16}.
 
 The batch: a batched value's pattern names the whole tensor, batch first, as einops users
 write it. Its first axis is a lone name on the left (`b`, `batch`, any name) and the right
@@ -257,19 +258,19 @@ class Reduce(Pattern):
         super().agree(left, right, sizes, fail)
         new = right.identifiers - left.identifiers
         if new:
-            raise fail(f"{', '.join(sorted(map(str, new)))} on the right only: reduce cannot make axes (repeat does)")
+            raise fail(f"{', '.join(sorted(map(str, new)))} on the right only: reduce cannot make axes (tile does)")
 
 
 @register
-class Repeat(Pattern):
-    name = "repeat"
-    doc = "Copy a value along new axes by an einops pattern (einops.repeat): 'h w -> h w c' with sizes {c: 3}."
+class Tile(Pattern):
+    name = "tile"
+    doc = "Copy a value along new or grown axes by an einops pattern (einops.repeat): 'b h w -> b h w c' with sizes {c: 3}."
 
     def agree(self, left, right, sizes, fail):
         super().agree(left, right, sizes, fail)
         gone = left.identifiers - right.identifiers
         if gone:
-            raise fail(f"{', '.join(sorted(map(str, gone)))} on the left only: repeat keeps every axis (reduce drops them)")
+            raise fail(f"{', '.join(sorted(map(str, gone)))} on the left only: tile keeps every axis (reduce drops them)")
         unsized = {x for x in right.identifiers - left.identifiers if not isinstance(x, AnonymousAxis)} - set(sizes)
         if unsized:
             raise fail(f"new axes {', '.join(sorted(unsized))} need a size: give it in sizes")

@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ZOO = HERE.parent / "fixtures" / "zoo.yaml"
+FIXTURES = sorted((HERE.parent / "fixtures").glob("*.yaml"))  # zoo.yaml, shapes.yaml: the ops at tiny sizes
 
 # spec -> params: the notes' 224x224 networks at the sizes their recipes train at
 SMALL = {

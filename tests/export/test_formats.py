@@ -8,7 +8,7 @@ import pytest
 from archspec.export import export
 from archspec.export.verify import TOLERANCE, max_difference
 
-from .conftest import LARGE, ROOT, SMALL, ZOO, cases
+from .conftest import FIXTURES, LARGE, ROOT, SMALL, cases
 
 
 def test_every_bundled_spec_is_covered():
@@ -33,6 +33,7 @@ def test_export_matches_module(spec, params, fmt, batches, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["python", "torchscript", "onnx"])
-def test_named_inputs_and_several_outputs(fmt, tmp_path):
-    done = export(ZOO, fmt, tmp_path / f"zoo.{fmt}")
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+def test_fixtures_with_named_inputs_and_several_outputs(fixture, fmt, tmp_path):
+    done = export(fixture, fmt, tmp_path / f"{fixture.stem}.{fmt}")
     assert max_difference(done, batches=(1, 3)) <= TOLERANCE

@@ -1,4 +1,4 @@
-"""rearrange, reduce and repeat against einops itself: the same patterns (the strategies'
+"""rearrange, reduce and tile against einops itself (einops.rearrange, reduce, repeat): the same patterns (the strategies'
 draws and hand-picked ones), the same verdict, the same values. Where the two differ, it is
 the language's batch rule: a batched value's pattern keeps its batch first and alone."""
 from __future__ import annotations
@@ -13,13 +13,14 @@ from archspec.ops.base import InputError, ShapeRuleError
 from strategies.pattern import einops_case
 
 DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
+EINOPS = {"rearrange": einops.rearrange, "reduce": einops.reduce, "tile": einops.repeat}
 
 
 def by_einops(kind, args, x):
     sizes = dict(args.get("sizes", {}))
     if kind == "reduce":
         return einops.reduce(x, args["pattern"], args["reduction"], **sizes)
-    return getattr(einops, kind)(x, args["pattern"], **sizes)
+    return EINOPS[kind](x, args["pattern"], **sizes)
 
 
 def sample(t, batch=2):
@@ -58,7 +59,7 @@ def compare(kind, given_args, t):
     return "same"
 
 
-@pytest.mark.parametrize("kind", ["rearrange", "reduce", "repeat"])
+@pytest.mark.parametrize("kind", sorted(EINOPS))
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_patterns_agree_with_einops(kind, data):
@@ -88,12 +89,12 @@ def test_patterns_agree_with_einops(kind, data):
     ("reduce", {"pattern": "b c -> c", "reduction": "sum"}, (3,), True, "batch"),
     ("reduce", {"pattern": "b c -> b c d", "reduction": "sum", "sizes": {"d": 2}}, (3,), True, "refused"),
     ("reduce", {"pattern": "b c -> b", "reduction": "mean"}, (3,), True, "same"),
-    ("repeat", {"pattern": "b h w -> b h w c", "sizes": {"c": 3}}, (4, 5), True, "same"),
-    ("repeat", {"pattern": "b d -> b n d", "sizes": {"n": 3}}, (4,), True, "same"),
-    ("repeat", {"pattern": "h w -> (r h) w", "sizes": {"r": 3}}, (4, 5), False, "same"),
-    ("repeat", {"pattern": "b h w -> b h w c"}, (4, 5), True, "refused"),
-    ("repeat", {"pattern": "b h w -> b h"}, (4, 5), True, "refused"),
-    ("repeat", {"pattern": "b h -> (b r) h", "sizes": {"r": 2}}, (4,), True, "batch"),
+    ("tile", {"pattern": "b h w -> b h w c", "sizes": {"c": 3}}, (4, 5), True, "same"),
+    ("tile", {"pattern": "b d -> b n d", "sizes": {"n": 3}}, (4,), True, "same"),
+    ("tile", {"pattern": "h w -> (r h) w", "sizes": {"r": 3}}, (4, 5), False, "same"),
+    ("tile", {"pattern": "b h w -> b h w c"}, (4, 5), True, "refused"),
+    ("tile", {"pattern": "b h w -> b h"}, (4, 5), True, "refused"),
+    ("tile", {"pattern": "b h -> (b r) h", "sizes": {"r": 2}}, (4,), True, "batch"),
 ])
 def test_hand_picked_patterns(kind, args, shape, batched, verdict):
     from archspec.compiler.ir import Type

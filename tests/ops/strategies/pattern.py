@@ -1,4 +1,4 @@
-"""rearrange, reduce and repeat: einops patterns built from the input's shape (dims split into
+"""rearrange, reduce and tile (einops.repeat): einops patterns built from the input's shape (dims split into
 two axes, size-1 dims written `1`, `...` for the last dims, the right side shuffled and
 grouped), mostly valid, now and then broken in one way (a size that does not fit, an axis on
 one side only, a dim too many, the batch moved). tests/ops/test_patterns.py runs the same
@@ -30,7 +30,7 @@ def grouped(draw, tokens: list[str]) -> list[str]:
 
 @st.composite
 def einops_case(draw, kind: str):
-    """(args, [input Type]) for einops operation `kind`."""
+    """(args, [input Type]) for the op `kind`: rearrange, reduce or tile."""
     x = draw(shape(0, 3, hi=6))
     batched = draw(st.integers(0, 3)) > 0
     names = iter("cdefghijkmn")
@@ -62,7 +62,7 @@ def einops_case(draw, kind: str):
     right = list(axes)
     if kind == "reduce":
         right = [a for a in right if draw(st.integers(0, 2))]
-    if kind == "repeat":
+    if kind == "tile":
         for _ in range(draw(st.integers(0, 2))):
             new = draw(st.one_of(st.just(next(names)), st.sampled_from(["2", "3"])))
             if not new.isdigit():
@@ -98,4 +98,4 @@ def einops_case(draw, kind: str):
     return args, [Type(tuple(x), dtype, batched)]
 
 
-STRATEGIES = {kind: (lambda op: einops_case(op.name)) for kind in ("rearrange", "reduce", "repeat")}
+STRATEGIES = {kind: (lambda op: einops_case(op.name)) for kind in ("rearrange", "reduce", "tile")}
