@@ -10,7 +10,7 @@ from __future__ import annotations
 from archspec.compiler.ir import DTYPES, Type
 from archspec.ops import register
 from archspec.ops.base import Arg, Int, IntList, Op, Optional, ShapeRuleError
-from archspec.ops.reshape import value_dim
+from archspec.ops.reshape import MethodCall, value_dim
 
 DIM = Arg("dim", Int(), 1, "the dim (a batched value's batch is dim 0; default 1 = the first dim of a sample)")
 
@@ -104,7 +104,7 @@ class Parts(Along):
 
 
 @register
-class Split(Parts):
+class Split(MethodCall, Parts):
     name = "split"
     doc = "Cut a dim into parts of the given sizes, which add up to it (torch.split): one output per size."
     main_arg = "sizes"
@@ -119,15 +119,12 @@ class Split(Parts):
                                  f"not to the size {x[d]} of dim {a['dim']}")
         return [x[:d] + (n,) + x[d + 1 :] for n in a["sizes"]]
 
-    def apply(self, a, x):
-        return x.split(list(a["sizes"]), a["dim"])
-
-    def python(self, a, xs):
-        return f"{xs[0]}.split({list(a['sizes'])}, {a['dim']})"
+    def call(self, a):
+        return "split", (list(a["sizes"]), a["dim"])
 
 
 @register
-class Chunk(Parts):
+class Chunk(MethodCall, Parts):
     name = "chunk"
     doc = ("Cut a dim into n parts of ceil(size / n), the last one smaller when n does not divide it "
            "(torch.chunk): n outputs.")
@@ -148,8 +145,5 @@ class Chunk(Parts):
                                  f"use split with sizes that add up to {size}")
         return [x[:d] + (s,) + x[d + 1 :] for s in sizes]
 
-    def apply(self, a, x):
-        return x.chunk(a["n"], a["dim"])
-
-    def python(self, a, xs):
-        return f"{xs[0]}.chunk({a['n']}, {a['dim']})"
+    def call(self, a):
+        return "chunk", (a["n"], a["dim"])

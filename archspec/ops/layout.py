@@ -9,7 +9,7 @@ from __future__ import annotations
 from archspec.compiler.ir import DTYPES, Type
 from archspec.ops import register
 from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Choice, Float, Int, IntList, Op, Optional, ShapeRuleError, is_int
-from archspec.ops.reshape import value_dim
+from archspec.ops.reshape import MethodCall, value_dim
 
 
 class Ints(ArgType):
@@ -42,7 +42,7 @@ class Layout(Op):
 
 
 @register
-class Transpose(Layout):
+class Transpose(MethodCall, Layout):
     name = "transpose"
     doc = "Swap two dims (torch.transpose): {dim0: -2, dim1: -1} turns keys into keys^T for attention."
     args = (Arg("dim0", Int(), doc="one dim (a batched value's batch is dim 0)"),
@@ -55,15 +55,12 @@ class Transpose(Layout):
         x[i], x[j] = x[j], x[i]
         return x
 
-    def apply(self, a, x):
-        return x.transpose(a["dim0"], a["dim1"])
-
-    def python(self, a, xs):
-        return f"{xs[0]}.transpose({a['dim0']}, {a['dim1']})"
+    def call(self, a):
+        return "transpose", (a["dim0"], a["dim1"])
 
 
 @register
-class Roll(Layout):
+class Roll(MethodCall, Layout):
     name = "roll"
     doc = "Shift elements cyclically along dims, those pushed past the end coming back first (torch.roll)."
     args = (Arg("shifts", Ints(), doc="the shift along each dim (negative: towards the start)"),
@@ -77,11 +74,8 @@ class Roll(Layout):
             value_dim(self.name, d, t, name="dims entry")
         return t.shape
 
-    def apply(self, a, x):
-        return x.roll(a["shifts"], a["dims"])
-
-    def python(self, a, xs):
-        return f"{xs[0]}.roll({a['shifts']}, {a['dims']})"
+    def call(self, a):
+        return "roll", (a["shifts"], a["dims"])
 
 
 @register
