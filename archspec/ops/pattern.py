@@ -39,6 +39,13 @@ class Text(ArgType):
         return {"type": "string", "minLength": 1}
 
 
+class AxisSizes(dict):
+    """Axis name -> size, shown as `p1: 16, p2: 16` (in pictures of the graph)."""
+
+    def __str__(self):
+        return ", ".join(f"{axis}: {size}" for axis, size in self.items())
+
+
 class Sizes(ArgType):
     """Axis name -> size, for the axes of a pattern that the input's shape does not decide."""
 
@@ -50,7 +57,7 @@ class Sizes(ArgType):
         for axis, size in value.items():
             if not is_int(size) or size < 1:
                 raise ValueError(f"expected a positive integer for axis '{axis}', found {describe(size)}")
-        return tuple(value.items())
+        return AxisSizes(value)
 
     def schema(self):
         size = {"anyOf": [{"type": "integer", "minimum": 1}, EXPR_SCHEMA]}
@@ -114,54 +121,38 @@ class Pattern(Op):
                 raise fail(f"'{axis}' in sizes is not an axis name")
 
     def steps(self, a, lhs, rhs, known, out) -> tuple:
-        """reshape, reduce, permute, expand, reshape: each step that changes something."""
+        """The tensor method calls, (name, args), that make the output: reshape, reduce,
+        permute, expand, reshape, each where it changes something."""
         size = lambda axis: -1 if known[axis] is None else known[axis]  # noqa: E731
         flat_l = [axis for group in lhs for axis in group]
         flat_r = [axis for group in rhs for axis in group]
-        steps: list = []
+        calls: list = []
         if any(len(group) != 1 for group in lhs):
-            steps.append(("reshape", tuple(size(x) for x in flat_l)))
+            calls.append(("reshape", tuple(size(x) for x in flat_l) or ((),)))  # ((),): to no dims at all
         reduced = tuple(k for k, x in enumerate(flat_l) if x not in flat_r)
-        if reduced:
-            steps.append(("reduce", REDUCTIONS[a["reduction"]], reduced))
+        if reduced and a["reduction"] == "prod":  # torch's prod takes one dim at a time
+            calls += [("prod", (d,)) for d in reversed(reduced)]
+        elif reduced:
+            calls.append((REDUCTIONS[a["reduction"]], (reduced,)))
         kept = [x for x in flat_l if x in flat_r]
         order = [x for x in flat_r if x in kept]
         if order != kept:
-            steps.append(("permute", tuple(kept.index(x) for x in order)))
+            calls.append(("permute", tuple(kept.index(x) for x in order)))
         if len(order) != len(flat_r):  # new axes: size 1 first, then expanded
-            steps.append(("reshape", tuple(size(x) if x in kept else 1 for x in flat_r)))
-            steps.append(("expand", tuple(size(x) for x in flat_r)))
-        final = tuple(-1 if n is None else n for n in out)
+            calls.append(("reshape", tuple(size(x) if x in kept else 1 for x in flat_r)))
+            calls.append(("expand", tuple(size(x) for x in flat_r)))
         if any(len(group) != 1 for group in rhs):
-            steps.append(("reshape", final))
-        return tuple(steps)
+            calls.append(("reshape", tuple(-1 if n is None else n for n in out) or ((),)))
+        return tuple(calls)
 
     # ---- torch ---------------------------------------------------------------------------------
     def apply(self, a, x):
-        for step in a["steps"]:
-            kind, *values = step
-            if kind == "reduce":
-                method, dims = values
-                if method == "prod":  # torch's prod reduces one dim at a time
-                    for d in sorted(dims, reverse=True):
-                        x = x.prod(d)
-                else:
-                    x = getattr(x, method)(list(dims))
-            else:
-                x = getattr(x, kind)(values[0])
+        for method, args in a["steps"]:
+            x = getattr(x, method)(*args)
         return x
 
     def python(self, a, xs):
-        text = xs[0]
-        for step in a["steps"]:
-            kind, *values = step
-            if kind == "reduce":
-                method, dims = values
-                text += "".join(f".prod({d})" for d in sorted(dims, reverse=True)) if method == "prod" \
-                    else f".{method}({list(dims)})"
-            else:
-                text += f".{kind}({', '.join(map(str, values[0])) or '()'})"
-        return text
+        return xs[0] + "".join(f".{method}({', '.join(map(repr, args))})" for method, args in a["steps"])
 
 
 def batch_first(left: list, right: list, sizes: dict, fail) -> None:
@@ -188,16 +179,16 @@ def expand_ellipsis(left, right, ndim: int, fail) -> tuple[list, list]:
     else:
         ell = []
 
-    def replace(composition, spread: bool) -> list:
+    def replace(composition) -> list:
         out = []
         for group in composition:
             if group == ELLIPSIS:
-                out += [[x] for x in ell] if spread else []
+                out += [[x] for x in ell]
             else:
                 out.append([y for x in group for y in (ell if x == ELLIPSIS else [x])])
         return out
 
-    return replace(groups, True), replace(right.composition, True)
+    return replace(groups), replace(right.composition)
 
 
 def solve_axes(lhs, full, sizes, fail) -> dict:
@@ -249,7 +240,7 @@ class Reduce(Pattern):
 
     def type(self, a, ts):
         out = super().type(a, ts)
-        reduces = any(step[0] == "reduce" for step in self.solve(a, ts[0])[1])
+        reduces = any(method in REDUCTIONS.values() for method, _ in self.solve(a, ts[0])[1])
         if a["reduction"] == "mean" and out.dtype != "float32" and reduces:
             raise ShapeRuleError(f"{self.name}: reduction 'mean' needs float values, found {out.dtype}")
         return out

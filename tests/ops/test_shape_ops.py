@@ -4,9 +4,15 @@ batch moved or mixed, a circular pad past what a crop keeps, whose result torch 
 unwritten) and the dims of batched and batch-free values."""
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
+import archspec
 import archspec.ops as ops
 from archspec.compiler.ir import Type
 from archspec.lang.schema import ITEM_KEYS
@@ -145,3 +151,28 @@ def test_chunk_matches_torch_chunk_when_n_does_not_divide():
     with pytest.raises(ShapeRuleError):
         rule("chunk", [T((6, 3))], n=4)  # torch.chunk makes 3 parts of 2
     assert len(x[:, :6].chunk(4, 1)) == 3
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "shapes.yaml"
+
+
+def test_the_fixture_checks_without_torch():
+    """einops' parser and the rules are pure Python: `archspec check` of every shape op imports no torch."""
+    code = ("import sys, archspec\n"
+            f"report = archspec.check({str(FIXTURE)!r})\n"
+            "assert report.ok and 'torch' not in sys.modules, sys.modules.get('torch')\n"
+            "assert {report.graph.nodes[n]['op'].name for n in report.graph.ops()} >= set(sys.argv[1:])\n")
+    mine = ["rearrange", "reduce", "tile", "select", "slice", "split", "chunk", "transpose", "roll", "pad", "matmul"]
+    result = subprocess.run([sys.executable, "-c", code, *mine], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_fixture_is_drawn_in_its_families_colours():
+    from archspec.draw import draw
+    from archspec.draw.style import COLOURS
+
+    dot = draw(archspec.check(FIXTURE), "dot")
+    for node, family in [("token", "index"), ("patches", "reshape"), ("scores", "linear")]:
+        fill, border = COLOURS[family]
+        assert re.search(rf'"{node}" \[label=<.*fillcolor="{fill}", color="{border}"', dot), node
+    assert "sizes=p1: 2, p2: 2" in dot
