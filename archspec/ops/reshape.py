@@ -37,6 +37,22 @@ def value_dim(op: str, dim: int, t: Type, extra: int = 0, name: str = "dim") -> 
     return dim % rank
 
 
+class MethodCall:
+    """An op that is one tensor method: `call(a)` gives its name and arguments, which make both
+    the torch code and the Python export's text (`x.transpose(-2, -1)`)."""
+
+    def call(self, a: dict) -> tuple[str, tuple]:
+        raise NotImplementedError
+
+    def apply(self, a, x):
+        method, args = self.call(a)
+        return getattr(x, method)(*args)
+
+    def python(self, a, xs):
+        method, args = self.call(a)
+        return f"{xs[0]}.{method}({', '.join(map(repr, args))})"
+
+
 @register
 class Flatten(Op):
     name = "flatten"

@@ -35,6 +35,8 @@ def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[st
         args = [var[r] for r in e.inputs]
         if isinstance(e.body, Func):
             call = expression(e.body.op, e.body.args, args, e.where)
+            if e.n_out == 1 and e.body.op.n_outputs(e.body.args) > 1:  # a node of several outputs read for its first
+                call += "[0]"
         else:
             call = f"{attrs[i]}({', '.join(args)})"
         refs = [("e", i, o) for o in range(e.n_out)]
