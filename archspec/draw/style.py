@@ -12,6 +12,7 @@ COLOURS = {
     "merge": ("#f4cccc", "#cc4125"),
     "reshape": ("#eeeeee", "#888888"),
     "block": ("#d9eeee", "#4a8a8a"),
+    "state": ("#fff2e0", "#b7791f"),
     "input": ("#ffffff", "#333333"),
     "output": ("#ffffff", "#333333"),
 }

@@ -48,8 +48,8 @@ class BatchNorm(Op):
             raise ShapeRuleError(f"{self.name}: expects input {self.layout}, found {list(x)} (rank {len(x)})")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn
@@ -83,10 +83,9 @@ class LayerNorm(Op):
             raise ShapeRuleError(f"{self.name}: dims {a['dims']} is more than the input's rank: {list(x)} has {len(x)} dims")
         return tuple(x)
 
-    def params(self, a, xs):
-        if not a["elementwise_affine"]:
-            return 0
-        return prod(xs[0][-a["dims"]:]) * (2 if a["bias"] else 1)
+    def weights(self, a, xs):
+        shape = tuple(xs[0][-a["dims"]:])
+        return {"weight": shape, **({"bias": shape} if a["bias"] else {})} if a["elementwise_affine"] else {}
 
     def module(self, a, xs):
         from torch import nn
@@ -114,8 +113,8 @@ class GroupNorm(Op):
             raise ShapeRuleError(f"{self.name}: input channels {x[0]} not divisible by groups {a['groups']}")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn
@@ -144,8 +143,8 @@ class InstanceNorm2d(Op):
             raise ShapeRuleError(f"{self.name}: needs more than one spatial element per channel, found {sizes(x[1:])}")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn

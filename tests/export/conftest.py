@@ -23,6 +23,7 @@ SMALL = {
     "specs/d2l/resnet18.yaml": {"size": 96},
     "specs/d2l/nin.yaml": {},
     "specs/d2l/vgg11.yaml": {"ratio": 4},
+    "specs/d2l/shared_mlp.yaml": {},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {

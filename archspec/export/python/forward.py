@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from archspec.export.python.modules import expression
-from archspec.export.python.templates import Func
+from archspec.export.python.templates import Func, State
 
 
 def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[str]:
@@ -35,6 +35,8 @@ def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[st
         args = [var[r] for r in e.inputs]
         if isinstance(e.body, Func):
             call = expression(e.body.op, e.body.args, args, e.where)
+        elif isinstance(e.body, State):
+            call = attrs[i]  # a tensor is read, not called
         else:
             call = f"{attrs[i]}({', '.join(args)})"
         refs = [("e", i, o) for o in range(e.n_out)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from archspec.export.python.modules import Ctor, ctor, module_of
 
 ROOT_KEY = ("<root>",)
@@ -44,9 +46,24 @@ class Func:
 
 
 @dataclass
+class State:
+    """A learnable or constant tensor item: an attribute made by the op's Python form."""
+
+    op: object
+    args: dict
+
+
+@dataclass
+class Alias:
+    """The module of a sibling entry, used again (`share:`): the same attribute under a second name."""
+
+    target: str  # the sibling's local name
+
+
+@dataclass
 class TEntry:
     name: str
-    body: object  # Leaf | Seq | Call | Func
+    body: object  # Leaf | Seq | Call | Func | State | Alias
     inputs: list  # refs
     n_out: int
     stateful: bool
@@ -74,7 +91,10 @@ def shape(body) -> tuple:
         return ("call", id(body.cls))
     if isinstance(body, Seq):
         return ("seq", tuple((name, shape(b)) for name, b in body.items))
-    return ("func", body.op.name, repr(sorted(body.args.items())))
+    if isinstance(body, Alias):
+        return ("alias", body.target)
+    kind = "state" if isinstance(body, State) else "func"
+    return (kind, body.op.name, repr(sorted(body.args.items())))
 
 
 def values(body, path=()):
@@ -91,6 +111,8 @@ def values(body, path=()):
 
 
 def stateful(body) -> bool:
+    if isinstance(body, (State, Alias)):
+        return True
     if isinstance(body, Leaf):
         return body.ctor.stateful
     if isinstance(body, Call):
@@ -113,7 +135,13 @@ def class_key(scope) -> tuple | None:
 
 
 def is_module(scope, entry) -> bool:
-    return entry.scope is not None or module_of(scope.graph, entry.node) is not None
+    """Whether an entry is an nn.Module called in forward (not a function, a tensor or a second use)."""
+    if entry.shares is not None:
+        return False
+    if entry.scope is not None:
+        return True
+    made = module_of(scope.graph, entry.node)
+    return made is not None and not isinstance(made, torch.Tensor)
 
 
 def is_chain(scope) -> bool:
@@ -130,15 +158,19 @@ def is_chain(scope) -> bool:
 
 def body_of(scope, entry, classes) -> object:
     """The code for one entry of `scope`; `classes(scope)` gives the Call of a scope that is a class."""
+    if entry.shares is not None and (entry.scope is not None or module_of(scope.graph, entry.node) is not None):
+        return Alias(entry.shares)
     if entry.scope is not None:
         call = classes(entry.scope)
         if call is not None:
             return call
         return Seq([(e.name, body_of(entry.scope, e, classes)) for e in entry.scope.entries])
     module = module_of(scope.graph, entry.node)
+    data = scope.graph.nodes[entry.node]
     if module is None:
-        data = scope.graph.nodes[entry.node]
         return Func(data["op"], dict(data["args"]))
+    if isinstance(module, torch.Tensor):
+        return State(data["op"], dict(data["args"]))
     return Leaf(ctor(module, entry.node))
 
 
