@@ -292,6 +292,7 @@ class Expander:
             try:
                 found.append(reference(self, name, env, where, "from"))
             except Fail as f:
+                found += f.consumed or []
                 missing = missing or f
         if missing:
             missing.consumed = found

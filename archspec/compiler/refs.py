@@ -40,6 +40,14 @@ def walk(ex, name, env, where, key: str) -> tuple[Ref, str | None]:
         scope = " (from: names earlier items of this list or of an enclosing one)" if key == "from" else ""
         raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: unknown id '{parts[0]}'{hint}{scope}")
     g = ex.graph
+    try:
+        return _inside(ex, g, value, path, parts, name, where, key)
+    except Fail as f:
+        f.consumed = [value]  # what the reference did reach is read: no `never used` on top
+        raise
+
+
+def _inside(ex, g, value, path, parts, name, where, key):
     for k, part in enumerate(parts[1:], start=1):
         if g.type_of(value) is None:
             return value, None  # a failed item: already reported

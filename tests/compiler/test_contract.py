@@ -26,6 +26,7 @@ def doc_op(name: str) -> Op:
     text = DOC.read_text(encoding="utf-8")
     code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if f'name = "{name}"' in block)
     exec(compile(code, str(DOC), "exec"), {"__name__": "adding_an_op"})
+    plugins._schema_changed()  # the JSON Schema lists ops with their arguments
     return ops.get(name)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ZOO = HERE.parent / "fixtures" / "zoo.yaml"
+TYPED = HERE.parent / "fixtures" / "typed.yaml"
 
 # spec -> params: the notes' 224x224 networks at the sizes their recipes train at
 SMALL = {
