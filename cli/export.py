@@ -25,7 +25,9 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
               help="ONNX: use torch's torch.export-based exporter (slower; needs onnxscript).")
 @click.option("--verify", is_flag=True,
               help="Run the written file on random input (batch sizes 1 and 3) and compare with the spec's module.")
-def export(spec, fmt, out, checkpoint, sets, dynamo, verify):
+@click.option("--force", is_flag=True,
+              help="Write even over the checkpoint being read, or over an existing weights file beside a .py.")
+def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
     """Write SPEC as an ONNX graph, a TorchScript archive or plain PyTorch source.
 
     \b
@@ -42,7 +44,7 @@ def export(spec, fmt, out, checkpoint, sets, dynamo, verify):
         raise click.UsageError("--dynamo applies to --format onnx only")
     if out is None:
         out = _default_name(spec) + SUFFIX[fmt]
-    done = run(spec, fmt, out, params, checkpoint=checkpoint, dynamo=dynamo)
+    done = run(spec, fmt, out, params, checkpoint=checkpoint, dynamo=dynamo, force=force)
     for path in done.files:
         click.echo(f"wrote {path} ({_size(path)})")
     click.echo(f"{fmt} export of {done.report.spec.name} in {done.seconds:.1f} s")

@@ -45,6 +45,10 @@ def graph(spec, fmt, out, depth, sets):
     if not report.ok:
         raise report.error()
     picture = draw(report, fmt, depth)
+    if isinstance(picture, str) and not to_file:  # the terminal sees control characters escaped
+        from archspec.diagnostics import printable
+
+        picture = printable(picture)
     data = picture.encode() if isinstance(picture, str) else picture
     if not to_file:
         sys.stdout.buffer.write(data)

@@ -24,6 +24,7 @@ COMMANDS = {
     "list": "tooling:list_specs",
     "new": "tooling:new",
     "diff": "tooling:diff",
+    "lsp": "lsp:lsp",
 }
 
 

@@ -16,6 +16,9 @@ def parse_sets(pairs: tuple[str, ...], option: str = "--set") -> dict:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        except ValueError:  # an integer over Python's 4,300-digit limit
+            shown = pair if len(pair) <= 60 else f"{pair[:40]}... ({len(pair):,} characters)"
+            raise click.BadParameter(f"{shown}: the value is too long a number to read", param_hint=option) from None
         if isinstance(value, dict):
             value = raw
         out[key.strip()] = value

@@ -206,7 +206,9 @@ def diff(a, b, sets, sets_a, sets_b, fmt):
         return
     labels = [f"{ref} ({r.spec.name})" + (f" with {', '.join(s)}" if s else "")
               for (ref, r), s in zip(reports, (sets + sets_a, sets + sets_b))]
-    click.echo(diff_text(result, labels))
+    from archspec.diagnostics import printable
+
+    click.echo(printable(diff_text(result, labels)))
 
 
 def diff_text(result, labels) -> str:

@@ -10,6 +10,7 @@ import json
 import click
 
 from archspec.cli.options import parse_sets, set_option
+from archspec.diagnostics import printable
 
 
 def _flag(name, **kw):
@@ -76,12 +77,14 @@ class _KeepArgs(click.Command):
 @set_option
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/SPEC_NAME[-N]).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--force", is_flag=True, default=False,
+              help="Replace the run already in --out (its config, metrics, curves and checkpoints; nothing else).")
 @click.option("--max-params", type=click.IntRange(min=1), default=None, metavar="N",
               help="Refuse a model with more parameters (default 100,000,000,000).")
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Train in N processes on this machine (torchrun; one GPU each with --device cuda). "
                    "--batch-size is per process.")
-def train(spec, config_path, transforms, sets, out, resume, max_params, nproc, **flags):
+def train(spec, config_path, transforms, sets, out, resume, force, max_params, nproc, **flags):
     """Train SPEC as a classifier and write a run folder.
 
     Options come from, highest first: flags, --config, the spec's train: section, defaults.
@@ -103,7 +106,7 @@ def train(spec, config_path, transforms, sets, out, resume, max_params, nproc, *
         return
     from archspec.cli.options import limits_from
 
-    summary = run_train(spec, explicit, config_path=config_path, out=out, resume=resume,
+    summary = run_train(spec, explicit, config_path=config_path, out=out, resume=resume, force=force,
                         limits=limits_from(max_params=max_params))
     if summary is None:  # a process other than rank 0 under torchrun
         return
@@ -111,8 +114,8 @@ def train(spec, config_path, transforms, sets, out, resume, max_params, nproc, *
     best = "" if summary["best_val_acc"] is None else f", best val acc {summary['best_val_acc']:.4f} " \
                                                        f"(epoch {summary['best_epoch']})"
     val = f"val acc {final['val_acc']:.4f}" if final.get("val_acc") is not None else f"train loss {final.get('train_loss')}"
-    click.echo(f"done: {summary['spec']}, {summary['epochs']} epochs in {summary['seconds']:.1f}s: {val}{best}; "
-               f"run folder {summary['run']}")
+    click.echo(printable(f"done: {summary['spec']}, {summary['epochs']} epochs in {summary['seconds']:.1f}s: "
+                         f"{val}{best}; run folder {summary['run']}"))
 
 
 @click.command()
@@ -133,7 +136,7 @@ def evaluate(spec, ckpt, data, data_dir, split, batch_size, device, sets, fmt):
     overrides = {k: v for k, v in {"data": data, "data_dir": data_dir, "batch_size": batch_size,
                                    "device": device}.items() if v is not None}
     result = evaluate_checkpoint(spec, ckpt, overrides, parse_sets(sets), split)
-    click.echo(json.dumps(result, indent=2) if fmt == "json" else format_table(result))
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else printable(format_table(result)))
 
 
 @click.command()
@@ -147,4 +150,4 @@ def plot(runs, output):
     from archspec.train.plots import plot_runs
 
     plot_runs([(str(r).rstrip("/"), read_log(Path(r) / "metrics.jsonl")) for r in runs], output)
-    click.echo(f"wrote {output}")
+    click.echo(printable(f"wrote {output}"))

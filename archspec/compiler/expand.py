@@ -85,6 +85,7 @@ class Expander:
         prev = env.input
         for k, item in enumerate(items):
             item_path = paths[k] if paths else path + (k,)
+            first = len(self.graph)
             try:
                 prev = self.expand_item(item, item_path, env, prev, scope, frame)
             except Fail as f:
@@ -92,6 +93,7 @@ class Expander:
                 prev = self.poison(item_path, [prev] if f.consumed is None else f.consumed, frame)
                 if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
                     env.ids[item["id"]], env.paths[item["id"]] = prev, None
+            self.graph.add_item(self.spec.locate(item_path), first, prev, scope.prefix)
         return prev
 
     def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:

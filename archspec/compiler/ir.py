@@ -20,7 +20,8 @@ Edge u -> v (its key is the input's index); attributes:
     role           what the input is to v's op (op.roles: "input", "inputs"; later "query", ...)
     output         which output of u it reads
 Graph attributes (graph.graph): "params" (the spec's params, resolved), "outputs" (the Refs
-the model returns), "blocks" (scope path -> (block name, its params) for each block call).
+the model returns), "blocks" (scope path -> (block name, its params) for each block call),
+"items" (an item's Loc -> what each expansion of it made: read it with items_made()).
 """
 from __future__ import annotations
 
@@ -50,6 +51,15 @@ class Ref:
     output: int = 0
 
 
+@dataclass(frozen=True)
+class Made:
+    """What one expansion of an item made: its value, the nodes it added, the scope it was in."""
+
+    value: Ref
+    nodes: list
+    scope: str
+
+
 class Graph(nx.MultiDiGraph):
     """The IR (see the module docstring): a networkx MultiDiGraph with the accessors passes share."""
 
@@ -69,6 +79,11 @@ class Graph(nx.MultiDiGraph):
         self.add_node(name, kind=ERROR, op=None, args={}, loc=loc, notes=notes)
         self._connect(name, inputs, lambda k: None)
         return Ref(name)
+
+    def add_item(self, loc, first: int, value: Ref, scope: str) -> None:
+        """Record one expansion of the item at `loc` in the naming scope `scope` ("layer1.0."):
+        the nodes added from position `first` on, and its value."""
+        self.graph.setdefault("items", {}).setdefault(loc, []).append((first, len(self), value, scope))
 
     def _connect(self, name: str, inputs: list[Ref], role) -> None:
         for k, ref in enumerate(inputs):
@@ -102,6 +117,19 @@ class Graph(nx.MultiDiGraph):
         """How a value is named to people: its node, and the output's index where there are several."""
         types = self.nodes[ref.node].get("types") or ()
         return ref.node if len(types) <= 1 else f"{ref.node}.{ref.output}"
+
+    def counts_of(self, name: str) -> tuple[int, int]:
+        """(parameters, MACs per sample) of node `name`; (0, 0) where the count pass did not reach it."""
+        data = self._node[name]
+        return data.get("params", 0), data.get("macs", 0)
+
+    def items_made(self) -> dict[object, list[Made]]:
+        """For each item's place in the spec (its Loc), what each expansion of it made, in order:
+        an item of a block's body once per call. The language server's map from source positions
+        to nodes; an item that made no node (`if: false`, `repeat: 0`) passes its input on."""
+        order = list(self)
+        return {loc: [Made(value, order[first:end], scope) for first, end, value, scope in made]
+                for loc, made in self.graph.get("items", {}).items()}
 
     @property
     def outputs(self) -> list[Ref]:

@@ -2,7 +2,6 @@
 read with weights_only=True (a file never runs code), checked key by key against the spec."""
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -13,14 +12,15 @@ WRAPPERS = ("_orig_mod.", "module.")  # torch.compile and DataParallel prefixes
 
 
 def read_state(path) -> dict:
+    """The weights in a state_dict file or a training checkpoint (its digest verified)."""
+    from archspec.train.checkpoint import FORMAT, read_torch_file, verified
+
     path = Path(path)
     if not path.is_file():
         raise ArchspecError(f"checkpoint {path}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArchspecError(f"checkpoint {path} cannot be read as weights: {first}") from None
+    obj = read_torch_file(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        obj = verified(obj, path)
     state = obj.get("model") if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else obj
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ArchspecError(f"checkpoint {path} holds neither a state_dict nor a training checkpoint "

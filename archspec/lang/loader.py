@@ -55,6 +55,7 @@ class Locations:
     file: str
     values: dict = field(default_factory=dict)  # path -> Loc of the value
     keys: dict = field(default_factory=dict)  # path -> Loc of the mapping key that leads to it
+    ends: dict = field(default_factory=dict)  # path -> Loc just past the value (what an editor highlights)
 
     def locate(self, path: tuple, key: bool = False) -> Loc:
         """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
@@ -76,6 +77,15 @@ def locate_in(text: str, file: str) -> Locations:
         return parse_yaml(text, file)[1]
     except ArchspecError:
         return Locations(file)
+
+
+@dataclass(frozen=True)
+class SpecText:
+    """A spec given as text under its file's name: an editor's unsaved buffer. Its diagnostics
+    name `path`, as `archspec check` on the saved file would; the text is never taken for a path."""
+
+    text: str
+    path: str
 
 
 @dataclass
@@ -130,7 +140,12 @@ class Spec:
 
 
 def read_source(spec) -> tuple[str, str, str | None]:
-    """(text, display name, path) for a path or YAML text."""
+    """(text, display name, path) for a path, YAML text or a SpecText."""
+    if isinstance(spec, SpecText):
+        if len(spec.text) > MAX_BYTES:
+            raise error_for([Diagnostic(Loc(spec.path, 1, 1), Code.TOO_LARGE,
+                                        f"spec text is {len(spec.text):,} characters; the limit is {MAX_BYTES:,}")], {spec.path: ""})
+        return spec.text, spec.path, spec.path
     if isinstance(spec, os.PathLike) or (
         isinstance(spec, str) and "\n" not in spec and (spec.endswith((".yaml", ".yml")) or os.path.isfile(spec))
     ):
@@ -223,6 +238,7 @@ class _Converter:
         if node is None:
             return None
         self.locations.values.setdefault(path, self.loc(node))
+        self.locations.ends.setdefault(path, Loc(self.file, node.end_mark.line + 1, node.end_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             if node.tag != MAP_TAG:
                 self.fail(node, Code.YAML_TAG, f"YAML tag '{node.tag}' is not allowed in a spec")

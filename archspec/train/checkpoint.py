@@ -1,53 +1,93 @@
-"""Checkpoints: atomic writes, weights_only loads, RNG states, and the spec-changed check.
+"""Checkpoints: atomic writes, bounded weights_only loads, an integrity digest, RNG states,
+and the spec-changed check.
 
 Everything stored is a tensor or a primitive so torch.load(weights_only=True) can read it:
-loading a checkpoint never runs code from the file.
+loading a checkpoint never runs code from the file. A checkpoint is untrusted input: its zip
+records are sized before torch reads them, a sha256 of its contents stored inside it must
+match (torch does not check the zip's CRCs, so flipped bytes would load silently), and every
+field is checked for type and range before a run uses it (checkpoint_fields.py).
 """
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import random
 import shutil
+import signal
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from archspec.errors import ArchspecError
+from archspec.train.distributed import STOP_SIGNALS
+from archspec.train.files import open_regular, require_room
 
-FORMAT = 1
+FORMAT = 2  # 2: with the sha256 digest of its contents
 
 
 def save(path: Path, state: dict) -> None:
-    """Write to a temp file, fsync, then rename: a kill mid-save leaves the old file intact."""
+    """Write to a temp file, fsync, then rename: a kill mid-save leaves the old file intact.
+
+    The digest of the contents is stored with them; Ctrl-C or SIGTERM during the write waits
+    for its end (an exception inside torch's zip writer leaves a torn file and an internal error)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except (OSError, RuntimeError) as exc:  # a disk filling mid-write: torch's zip writer re-raises as RuntimeError
-        tmp.unlink(missing_ok=True)
-        cause = exc.__context__ if isinstance(exc, RuntimeError) and isinstance(exc.__context__, OSError) else exc
-        raise ArchspecError(f"cannot write checkpoint {path}: {getattr(cause, 'strerror', None) or cause}; "
-                            "the previous checkpoint (if any) is intact") from None
+    state = {**state, "sha256": digest(state)}
+    with signals_deferred():
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except (OSError, RuntimeError) as exc:  # a disk filling mid-write: torch's zip writer re-raises as RuntimeError
+            tmp.unlink(missing_ok=True)
+            cause = exc.__context__ if isinstance(exc, RuntimeError) and isinstance(exc.__context__, OSError) else exc
+            raise ArchspecError(f"cannot write checkpoint {path}: {getattr(cause, 'strerror', None) or cause}; "
+                                "the previous checkpoint (if any) is intact") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def copy(src: Path, dst: Path) -> None:
     """Atomic copy (best.pt from last.pt), same guarantees as save()."""
     tmp = Path(dst).with_name(Path(dst).name + ".tmp")
+    with signals_deferred():
+        try:
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dst)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ArchspecError(f"cannot write checkpoint {dst}: {exc.strerror or exc}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM until the block ends, then deliver them to the handlers of before."""
+    caught = []
     try:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ArchspecError(f"cannot write checkpoint {dst}: {exc.strerror or exc}") from None
+        previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in STOP_SIGNALS}
+    except ValueError:  # not the main thread: signals are the main thread's business
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for sig in caught:
+            signal.raise_signal(sig)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -63,18 +103,100 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load(path) -> dict:
+def digest(state) -> str:
+    """sha256 of a checkpoint's contents: every tensor's dtype, shape and bytes, every other value's
+    repr, in the order torch.save keeps (dict order survives a save and a load)."""
+    h = hashlib.sha256()
+    _feed(h, state)
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        h.update(f"T{flat.dtype}{tuple(value.shape)}:".encode())
+        h.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    elif isinstance(value, dict):
+        h.update(b"D%d:" % len(value))
+        for key, item in value.items():
+            _feed(h, key)
+            _feed(h, item)
+    elif isinstance(value, (list, tuple)):
+        h.update(b"L%d:" % len(value))
+        for item in value:
+            _feed(h, item)
+    else:
+        h.update(repr(value).encode() + b"\0")
+
+
+def locate(path) -> Path:
+    """A checkpoint file, or a run folder's checkpoints/last.pt."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoints" / "last.pt" if (path / "checkpoints").is_dir() else path / "last.pt"
     if not path.is_file():
         raise ArchspecError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise ArchspecError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    return path
+
+
+def read_torch_file(path, what: str = "checkpoint"):
+    """torch.load(weights_only=True) of a file whose zip records were sized first: records must be
+    stored (torch never compresses them) and fit in memory, so a small file cannot inflate to gigabytes."""
+    path = Path(path)
+    with open_regular(path, what) as f:
+        try:
+            with zipfile.ZipFile(f) as z:
+                records = z.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            raise ArchspecError(f"cannot load {what} {path}: not a torch checkpoint (torch >= 1.6 writes a zip "
+                                "archive; this is not one, or it is truncated)") from None
+        size = os.fstat(f.fileno()).st_size
+        odd = next((r for r in records if r.compress_type != zipfile.ZIP_STORED or r.file_size != r.compress_size),
+                   None)
+        if odd is not None:
+            raise ArchspecError(f"cannot load {what} {path}: record {odd.filename} is compressed "
+                                f"({odd.compress_size:,} bytes declared to inflate to {odd.file_size:,}); torch "
+                                "stores records uncompressed, so this file was not written by torch.save")
+        if sum(r.compress_size for r in records) > size:
+            raise ArchspecError(f"cannot load {what} {path}: its records declare more bytes than the file holds; "
+                                "is it truncated?")
+        require_room(sum(r.file_size for r in records), f"{what} {path}")
+        f.seek(0)
+        try:
+            return torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for corrupt or foreign files
+            first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise ArchspecError(f"cannot load {what} {path}: {first[:300]}") from None
+
+
+def load_run(path) -> dict:
+    """A training checkpoint to resume or evaluate: load() and every field a run reads validated."""
+    from archspec.train.checkpoint_fields import validate
+
+    state = load(path)
+    validate(state, locate(path))
+    return state
+
+
+def load(path) -> dict:
+    """An archspec checkpoint, its format and integrity digest verified."""
+    path = locate(path)
+    state = read_torch_file(path)
+    if not isinstance(state, dict) or state.get("format") not in (1, FORMAT):
         raise ArchspecError(f"{path} is not an archspec checkpoint (format {FORMAT})")
+    if state["format"] == 1:
+        raise ArchspecError(f"{path} was written by an earlier archspec (checkpoint format 1, without an "
+                            "integrity digest); start a new run")
+    return verified(state, path)
+
+
+def verified(state: dict, path) -> dict:
+    """`state` without its stored digest, refused when its contents do not match it."""
+    stored = state.pop("sha256", None)
+    if stored != digest(state):
+        raise ArchspecError(f"checkpoint {path} is corrupt: its contents do not match the sha256 digest stored "
+                            "in it (a disk or copy error, or an edit); use another checkpoint (best.pt, or an "
+                            "earlier copy)")
     return state
 
 
@@ -102,7 +224,10 @@ def set_rng_state(state: dict) -> None:
 
 
 def spec_record(info) -> dict:
-    return {"name": info.name, "path": info.path, "text": info.text, "sha256": info.sha256,
+    """The spec a run trains: its absolute path (so --resume works from any folder) and its text
+    (so it works when the file is gone)."""
+    path = str(Path(info.path).resolve()) if info.path else None
+    return {"name": info.name, "path": path, "text": info.text, "sha256": info.sha256,
             "n_params": info.n_params, "params": dict(info.params)}
 
 

@@ -15,12 +15,15 @@ from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError
 from archspec.train import formats
 from archspec.train.download import download
+from archspec.train.files import require_room
 from archspec.train.recipe import DATA_KINDS
 
 # the data kinds a recipe may name (recipe.DATA_KINDS), as users write them
 SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]"}.get(k, k) for k in DATA_KINDS)
 DEFAULT_VAL_SPLIT = 0.2
 SYNTHETIC_SIZE = 512
+MAX_SYNTHETIC = 10_000_000
+CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
 @dataclass
@@ -62,7 +65,33 @@ def load_data(recipe: dict, input_shape: tuple, num_classes: int, log=print) -> 
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
-    return split_val(data, recipe["val_split"])
+    check_finite(data)
+    return check_samples(split_val(data, recipe["val_split"]), log)
+
+
+def check_finite(data: Data) -> None:
+    """Refuse NaN or infinite values in float data, naming the first sample as the file numbers them:
+    they would surface as a NaN loss, blamed on the learning rate."""
+    for split_name, split in (("training", data.train), ("test", data.val)):
+        if split is not None and len(split) and split.x.is_floating_point():
+            finite = torch.isfinite(split.x.reshape(len(split), -1)).all(dim=1)
+            if not bool(finite.all()):
+                first = int((~finite).nonzero()[0])
+                raise ArchspecError(f"data {data.name!r}: {split_name} sample {first} holds NaN or infinite values "
+                                    f"({int((~finite).sum())} such samples); the data is broken, not the "
+                                    "learning rate: fix or drop those samples")
+
+
+def check_samples(data: Data, log=print) -> Data:
+    """Refuse a training split of fewer than 2 samples; warn when the validation split is empty,
+    since the run then has no validation score."""
+    if len(data.train) < 2:
+        raise ArchspecError(f"data {data.name!r} has {len(data.train)} training sample"
+                            f"{'s' if len(data.train) != 1 else ''}; training needs at least 2")
+    if data.val is not None and len(data.val) == 0:
+        log(f"warning: the {data.val_from or 'validation split'} of {data.name!r} is empty, so no epoch is "
+            "validated; --val-split 0.2 holds out part of train instead")
+    return data
 
 
 def split_val(data: Data, val_split: float | None) -> Data:
@@ -127,6 +156,9 @@ def _idx(name: str, root: Path, fetch: bool, log) -> Data:
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise ArchspecError(f"{name}: {xp} holds {x.shape} and {yp} holds {y.shape}; expected (N, H, W) "
                                 "images and N labels")
+        if x.dtype != np.uint8 or not np.issubdtype(y.dtype, np.integer):
+            raise ArchspecError(f"{name}: {xp} holds {x.dtype.name} and {yp} holds {y.dtype.name}; expected uint8 images "
+                                "(IDX type 0x08) and integer labels")
     return Data(name, _split(parts["xtr"][1][:, None], parts["ytr"][1]),
                 _split(parts["xte"][1][:, None], parts["yte"][1]), num_classes=10)
 
@@ -139,10 +171,13 @@ def _cifar(root: Path, fetch: bool, log) -> Data:
     if folder is None:
         raise ArchspecError(f"cifar10: no data_batch_1 in {' or '.join(map(str, candidates))}; "
                             "point --data-dir at the python batches or add --download")
-    batches = [formats.read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)
-               if (folder / f"data_batch_{i}").is_file()]
+    missing = [name for name in CIFAR_BATCHES if not (folder / name).exists()]
+    if missing:  # a half-extracted archive must not train on what happens to be there
+        raise ArchspecError(f"cifar10: {folder} lacks {', '.join(missing)}; the data set is incomplete (an "
+                            "extraction cut short?): remove the folder and run again with --download")
+    batches = [formats.read_cifar_batch(folder / name) for name in CIFAR_BATCHES[:-1]]
     x, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
-    val = _split(*formats.read_cifar_batch(folder / "test_batch")) if (folder / "test_batch").is_file() else None
+    val = _split(*formats.read_cifar_batch(folder / "test_batch"))
     return Data("cifar10", _split(x, y), val, num_classes=10, classes=formats.read_cifar_meta(folder / "batches.meta"))
 
 
@@ -151,10 +186,13 @@ def _npz(source: str, path: Path) -> Data:
 
     def split(xk, yk):
         x, y = arrays[xk], arrays[yk]
+        if x.dtype.names or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or x.ndim < 2:
+            raise ArchspecError(f"{path}: {xk} must be an array of N numeric samples, got {x.dtype} of shape "
+                                f"{x.shape}")
         if y.ndim != 1 or len(x) != len(y):
             raise ArchspecError(f"{path}: {xk} has shape {x.shape} and {yk} has shape {y.shape}; "
                                 f"expected N samples and N labels")
-        if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.integer) or y.dtype == np.uint64:
             raise ArchspecError(f"{path}: labels {yk} must be integers (class indices), got {y.dtype}")
         if x.ndim == 3:
             x = x[:, None]
@@ -194,8 +232,10 @@ def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int) -> D
         n = int(arg) if arg else SYNTHETIC_SIZE
     except ValueError:
         n = 0
-    if n < 2:
-        raise ArchspecError(f"--data {source}: expected synthetic or synthetic:N with N >= 2 samples")
+    if not 2 <= n <= MAX_SYNTHETIC:
+        raise ArchspecError(f"--data {source[:40]}: expected synthetic or synthetic:N with N from 2 to "
+                            f"{MAX_SYNTHETIC:,} samples")
+    require_room((n + max(n // 4, 1)) * math.prod(input_shape) * 4 * 2, f"--data {source}")
     g = torch.Generator().manual_seed(0)
     protos = torch.rand(num_classes, *input_shape, generator=g)
     y = torch.randint(0, num_classes, (n + max(n // 4, 1),), generator=g)

@@ -23,6 +23,7 @@ from archspec.errors import ArchspecError, Reported
 TIMEOUT_ENV = "ARCHSPEC_DIST_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600  # a collective that waits longer than this means a peer is gone or stuck
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C, and what schedulers, `kill` and torchrun send
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ def session():
 
     nccl carries CUDA tensors and gloo CPU ones (the small control messages, and all of a CPU run).
     A peer that dies makes a collective fail; that becomes one clear error instead of a traceback.
-    SIGINT (torchrun forwards Ctrl-C) is blocked in every thread and polled by interrupted(): a
-    signal landing in one of gloo's socket threads would cut a read short and garble the stream.
+    SIGINT and SIGTERM (torchrun forwards both) are blocked in every thread and polled by interrupted():
+    a signal landing in one of gloo's socket threads would cut a read short and garble the stream.
     """
     global _world
     place = from_env()
@@ -104,7 +105,7 @@ def session():
         yield place
         return
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         tdist.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
         _world = place
@@ -122,17 +123,17 @@ def session():
             # process ("terminate called without an active exception"). Free it while all is alive.
             gc.collect()
             tdist.destroy_process_group()
-        while signal.SIGINT in signal.sigpending():  # answered already: the run saved and stopped
-            signal.sigwait({signal.SIGINT})
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        while STOP_SIGNALS & signal.sigpending():  # answered already: the run saved and stopped
+            signal.sigwait(STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
-def interrupted() -> bool:
-    """Whether a Ctrl-C (SIGINT) arrived since the last call; only under torchrun, see session()."""
-    if _world.size == 1 or signal.SIGINT not in signal.sigpending():
-        return False
-    signal.sigwait({signal.SIGINT})
-    return True
+def interrupted() -> int:
+    """The stop signal (SIGINT or SIGTERM) that arrived since the last call, or 0; only under torchrun,
+    see session()."""
+    if _world.size == 1 or not STOP_SIGNALS & signal.sigpending():
+        return 0
+    return signal.sigwait(STOP_SIGNALS)
 
 
 def _is_comm_failure(exc: BaseException) -> bool:

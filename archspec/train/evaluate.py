@@ -13,10 +13,11 @@ from archspec.train.optim import build_loss
 def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, split: str = "val") -> dict:
     """Rebuild the spec with the run's params, load the weights, and score one data split.
 
-    Data, transforms and the validation split default to the ones the checkpoint was trained with.
+    Data, transforms and the validation split default to the ones the checkpoint was trained with,
+    except where data comes from: see _data_from_user.
     """
-    state = checkpoint.load(ckpt_path)
-    r = {**state["recipe"], **overrides}
+    state = checkpoint.load_run(ckpt_path)
+    r = {**state["recipe"], **_data_from_user(state["recipe"], overrides, ckpt_path)}
     spec = load_spec(spec_arg)
     info = build_model(spec, {**r["params"], **params})
     try:
@@ -40,3 +41,14 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     result.update({"spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
                    "epoch": state["epoch"], "spec_changed": state["spec"]["sha256"] != info.sha256})
     return result
+
+
+def _data_from_user(stored: dict, overrides: dict, ckpt_path) -> dict:
+    """Checkpoints travel like specs, so eval never lets one choose the network or a path: it never
+    downloads, reads --data-dir (default: data), and a file or folder source must be named with --data."""
+    from archspec.train.recipe import OPTIONS, PATH_KINDS
+
+    if "data" not in overrides and stored["data"].partition(":")[0] in PATH_KINDS:
+        raise ArchspecError(f"checkpoint {ckpt_path} was trained on {stored['data']}; eval reads data only from "
+                            f"where you say: add --data {stored['data']} (or other data)")
+    return {"download": False, "data_dir": OPTIONS["data_dir"][1], **overrides}

@@ -49,15 +49,14 @@ def check(nproc: int, device: str) -> None:
 
 def planned_device(spec_arg, flags: dict, config_path, resume) -> str:
     """The device the run will use, resolving (and so checking) all options once, before launching."""
-    import yaml
-
+    from archspec.train import checkpoint
     from archspec.train.model import load_spec
-    from archspec.train.run import RunFolder, resolve_options
+    from archspec.train.run import resolve_options
 
     if resume:
         try:
-            stored = yaml.safe_load(RunFolder(resume).config.read_text())["recipe"]["device"]
-        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            stored = checkpoint.load_run(resume)["recipe"]["device"]
+        except ArchspecError:
             stored = "auto"  # the processes report the unreadable run folder themselves
         return flags.get("device") or stored
     if spec_arg is None:

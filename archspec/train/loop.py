@@ -21,10 +21,12 @@ from archspec.train.transforms import Pipeline
 
 
 class Interrupted(errors.Interrupted):
-    """Ctrl-C during training, after a checkpoint of the exact position was saved."""
+    """Ctrl-C or SIGTERM during training, after a checkpoint of the exact position was saved."""
 
-    def __init__(self, path, epoch: int, batch: int):
-        super().__init__(f"interrupted in epoch {epoch + 1} after {batch} batches; checkpoint saved to {path}")
+    def __init__(self, path, epoch: int, batch: int, signum: int = signal.SIGINT):
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        saved = f"checkpoint saved to {path}" if path is not None else "nothing saved (not the main process)"
+        super().__init__(f"{how} in epoch {epoch + 1} after {batch} batches; {saved}")
         self.path = path
 
 
@@ -123,7 +125,7 @@ class Trainer:
         self.scaler = grad_scaler(recipe["amp"], device)
         self.loss_fn = build_loss(recipe)
         self.pos = Position()
-        self._stop = False
+        self._stop, self._signum = False, signal.SIGINT
         self.loss_weight = 1.0  # set per batch by dist.shard()
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -135,35 +137,57 @@ class Trainer:
                 "aug_state": p.aug_state, "history": list(p.history), "best": dict(p.best),
                 "rng": checkpoint.rng_state(), "spec": checkpoint.spec_record(self.info), **self.extra}
 
-    def restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+    def restore(self, state: dict, where) -> None:
+        """Continue from a checkpoint (its fields already validated); what does not fit this run's
+        model, optimizer or batches is refused with one line, never half-restored."""
+        if state["batch"] > self.steps_per_epoch:
+            raise ArchspecError(f"checkpoint {where}: it stopped after batch {state['batch']} of an epoch, but "
+                                f"epochs here have {self.steps_per_epoch} batches")
+        _same_layout("scheduler", self.scheduler.state_dict(), state["scheduler"], where)
+        _same_layout("scaler", self.scaler.state_dict(), state["scaler"], where)
+        try:
+            self.model.load_state_dict(state["model"])
+            _check_optimizer_state(state["optimizer"], list(self.model.parameters()), where)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            if state["aug_state"] is not None:
+                torch.Generator().set_state(state["aug_state"])
+            checkpoint.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise ArchspecError(f"checkpoint {where} does not fit this run: {first[:300]}") from None
         self.pos = Position(state["epoch"], state["step"], state["batch"], dict(state["partial"]),
                             state["aug_state"], list(state["history"]), dict(state["best"]))
-        checkpoint.set_rng_state(state["rng"])
         dist.localize(self.pos, self.recipe["seed"])
 
     # --- the loop ----------------------------------------------------------------------------
     def fit(self) -> Position:
-        previous = signal.getsignal(signal.SIGINT)
+        """Train to the last epoch. The first Ctrl-C or SIGTERM stops after the step in flight and saves
+        the exact position; a second one stops at once (a checkpoint write in flight still finishes)."""
         try:
-            signal.signal(signal.SIGINT, self._on_sigint)
-        except ValueError:  # not the main thread: Ctrl-C handling is the caller's business
-            previous = None
+            previous = {s: signal.signal(s, self._on_signal) for s in dist.STOP_SIGNALS}
+        except ValueError:  # not the main thread: signal handling is the caller's business
+            previous = {}
         try:
             while self.pos.epoch < self.recipe["epochs"]:
                 self._epoch()
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         return self.pos
 
-    def _on_sigint(self, signum, frame):
-        if self._stop:  # a second Ctrl-C stops at once
+    def _poll_stop(self) -> None:
+        """Under torchrun the stop signals are polled (see distributed.session), and every rank agrees."""
+        signum = dist.interrupted()
+        if signum:
+            self._signum = signum
+        (self._stop,) = dist.agree(self._stop or bool(signum))
+
+    def _on_signal(self, signum, frame):
+        if self._stop:  # a second signal stops at once
             raise KeyboardInterrupt
-        self._stop = True
+        self._stop, self._signum = True, signum
 
     def _epoch(self) -> None:
         """One pass over the shuffled batches. Loss and accuracy stay on the device and are read back
@@ -193,7 +217,7 @@ class Trainer:
             correct += (out.argmax(dim=1) == y).sum()
             acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
-            (self._stop,) = dist.agree(self._stop or dist.interrupted())  # all ranks stop at the same step
+            self._poll_stop()  # all ranks stop at the same step
             if (i + 1) % check_every == 0 or i + 1 == len(batches) or self._stop:
                 self._check_finite(losses, first, i)
             if self.progress.due(i + 1, len(batches)):
@@ -266,7 +290,7 @@ class Trainer:
         if self.run is not None:
             self.run.epoch_done(record, self.state(), is_best)
         self.progress.end_epoch(record)
-        (self._stop,) = dist.agree(self._stop or dist.interrupted())
+        self._poll_stop()
         if self._stop and p.epoch < r["epochs"]:
             raise self._interrupt(saved=True)
 
@@ -274,7 +298,7 @@ class Trainer:
         path = None
         if self.run is not None:
             path = self.run.last if saved else self.run.save_last(self.state())
-        return Interrupted(path, self.pos.epoch, self.pos.batch)
+        return Interrupted(path, self.pos.epoch, self.pos.batch, self._signum)
 
     def _nonfinite(self, value: float, i: int, global_step: int) -> ArchspecError:
         kept = (f"the last good checkpoint is {self.run.last} (epoch {self.pos.epoch})"
@@ -282,3 +306,34 @@ class Trainer:
         return ArchspecError(f"loss became {value} in epoch {self.pos.epoch + 1}, step {i + 1} "
                              f"(global step {global_step}); training stopped and {kept}. "
                              "Try a lower --lr, --grad-clip, or --amp off")
+
+
+def _same_layout(name: str, fresh: dict, stored: dict, where) -> None:
+    """A scheduler's or scaler's state has the keys and value types this run's would have
+    (load_state_dict copies whatever it is given into the object's attributes)."""
+    for key, value in stored.items():
+        if key not in fresh:
+            raise ArchspecError(f"checkpoint {where}: {name} state has an unknown entry {key!r}")
+        if fresh[key] is not None and value is not None and type(value) is not type(fresh[key]) \
+                and not (isinstance(fresh[key], float) and type(value) is int):
+            raise ArchspecError(f"checkpoint {where}: {name} state {key!r} should be {type(fresh[key]).__name__}, "
+                                f"found {type(value).__name__}")
+
+
+def _check_optimizer_state(stored: dict, params: list, where) -> None:
+    """Each per-parameter buffer (momentum, Adam's moments) has its parameter's shape; the step
+    counters are scalars. torch would only fail on these at the next step, mid-epoch."""
+    ids = [i for group in stored["param_groups"] for i in group.get("params", [])]
+    if len(ids) != len(params) or not all(type(i) is int for i in ids):
+        raise ArchspecError(f"checkpoint {where}: the optimizer state covers {len(ids)} parameters, "
+                            f"the model has {len(params)}")
+    shape = {i: tuple(p.shape) for i, p in zip(ids, params)}
+    for i, buffers in stored["state"].items():
+        if i not in shape or not isinstance(buffers, dict):
+            raise ArchspecError(f"checkpoint {where}: optimizer state for an unknown parameter {i!r}")
+        for key, t in buffers.items():
+            ok = isinstance(t, torch.Tensor) and (tuple(t.shape) == shape[i] or (key == "step" and t.numel() == 1)) \
+                and bool(torch.isfinite(t).all())
+            if not ok:
+                raise ArchspecError(f"checkpoint {where}: optimizer state {key!r} of parameter {i} does not fit "
+                                    f"its shape {list(shape[i])} (or is not finite)")

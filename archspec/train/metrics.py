@@ -65,19 +65,44 @@ def append_log(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+MAX_LOG_BYTES = 64 << 20
+
+
+def record_problem(record) -> str | None:
+    """What is wrong with one epoch record (as metrics.jsonl and checkpoints hold it), or None."""
+    if not isinstance(record, dict):
+        return f"expected an epoch record (a JSON object), found {type(record).__name__}"
+    for key in EPOCH_KEYS:
+        value = record.get(key)
+        if key in ("val_loss", "val_acc") and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected {key} to be a number, found {json.dumps(value)[:40]}"
+        if key == "epoch" and (not isinstance(value, int) or value < 1):
+            return f"expected epoch to be a whole number >= 1, found {value}"
+    return None
+
+
 def read_log(path: Path) -> list[dict]:
+    """The epoch records of a metrics.jsonl (a regular file of at most 64 MiB), each checked."""
+    from archspec.train.files import read_bounded
+
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ArchspecError(f"cannot read {path}: {exc.strerror or exc}") from None
+        lines = read_bounded(path, MAX_LOG_BYTES, "metrics log").decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ArchspecError(f"{path}: not UTF-8 text; is it a metrics.jsonl written by archspec train?") from None
     records = []
     for i, line in enumerate(lines, 1):
         if line.strip():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 raise ArchspecError(f"{path}:{i}: not a JSON line") from None
+            problem = record_problem(record)
+            if problem:
+                raise ArchspecError(f"{path}:{i}: {problem}")
+            records.append(record)
     return records

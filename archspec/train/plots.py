@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archspec.diagnostics import printable
 from archspec.errors import ArchspecError
 
 
@@ -15,10 +16,17 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
+    path = Path(path)
+    known = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in known:
+        raise ArchspecError(f"cannot tell the image format of {path} from its suffix {path.suffix or '(none)'}: "
+                            "name it .png, .svg or .pdf")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, records) in enumerate(runs):
+        label = printable(label)  # a spec's name: no control characters in the picture either
         color = colors[i % len(colors)]
         epochs = [r["epoch"] for r in records]
         prefix = f"{label}: " if len(runs) > 1 else ""
@@ -33,9 +41,8 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     ax_acc.set_ylim(0, 1.02)
-    title = runs[0][0] if len(runs) == 1 else f"{len(runs)} runs"
+    title = printable(runs[0][0]) if len(runs) == 1 else f"{len(runs)} runs"
     fig.suptitle(title)
-    path = Path(path)
     try:
         fig.savefig(path, dpi=100)
     except OSError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 import time
 
+from archspec.diagnostics import printable
+
 
 def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
@@ -28,7 +30,9 @@ class Progress:
         self._last = 0.0
 
     def write(self, text: str) -> None:
+        """One line, its control characters escaped (names and paths come from specs and data files)."""
         if not self.quiet:
+            text = printable(text)
             if self.tty:
                 text = "\r\x1b[K" + text
             self.stream.write(text + "\n")

@@ -9,6 +9,7 @@ A spec or config layer may also adapt itself to the data it is trained on: `for_
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,43 +17,58 @@ from typing import Callable
 from jsonschema import Draft202012Validator
 
 from archspec.diagnostics import did_you_mean
-from archspec.errors import Diagnostic, Loc, SpecError, UsageError
+from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError, UsageError
 
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no lr
-_NUM = {"type": "number"}
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
-_INT = {"type": "integer"}
+MAX_COUNT = 1_000_000  # epochs, batch size, warm-up and step size
+MAX_WORKERS = 64  # decoding processes: more only forks the machine to a halt
+MAX_SEED = 2**63 - 1  # what torch's generators and the per-epoch seeds take
 
-# name -> (JSON Schema, default). None defaults are filled in by resolve().
+
+def _int(low, high=MAX_COUNT, null=False):
+    return {"type": ["integer", "null"] if null else "integer", "minimum": low, "maximum": high}
+
+
+def _num(low=0, high=None, low_open=False, high_open=False, null=False):
+    """A number between bounds; NaN and infinities are refused separately (see _non_finite)."""
+    schema = {"type": ["number", "null"] if null else "number", "exclusiveMinimum" if low_open else "minimum": low}
+    if high is not None:
+        schema["exclusiveMaximum" if high_open else "maximum"] = high
+    return schema
+
+
+# name -> (JSON Schema, default). None defaults are filled in by resolve(). Every number is bounded,
+# so `archspec check` refuses what training would crash on (or fork the machine with).
 OPTIONS: dict[str, tuple[dict, object]] = {
     "data": (_STR, "digits"),
     "data_dir": (_STR, "data"),
     "download": (_BOOL, False),
-    "epochs": ({"type": "integer", "minimum": 1}, 10),
-    "batch_size": ({"type": "integer", "minimum": 1}, 128),
+    "epochs": (_int(1), 10),
+    "batch_size": (_int(1), 128),
     "optimizer": ({"enum": ["sgd", "adam", "adamw"]}, "sgd"),
-    "lr": ({"type": "number", "exclusiveMinimum": 0}, None),
-    "momentum": ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.0),
-    "weight_decay": ({"type": "number", "minimum": 0}, 0.0),
+    "lr": (_num(0, 100, low_open=True), None),
+    "momentum": (_num(0, 1, high_open=True), 0.0),
+    "weight_decay": (_num(0, 10), 0.0),
     "nesterov": (_BOOL, False),
     "schedule": ({"enum": ["none", "step", "cosine", "onecycle"]}, "none"),
-    "warmup": ({"type": "integer", "minimum": 0}, 0),
-    "step_size": ({"type": "integer", "minimum": 1}, None),
-    "gamma": ({"type": "number", "exclusiveMinimum": 0}, 0.1),
+    "warmup": (_int(0), 0),
+    "step_size": (_int(1, null=True), None),
+    "gamma": (_num(0, 1, low_open=True), 0.1),
     "loss": ({"enum": ["cross_entropy", "mse"]}, "cross_entropy"),
-    "label_smoothing": ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.0),
+    "label_smoothing": (_num(0, 1, high_open=True), 0.0),
     "init": ({"enum": ["default", "xavier_uniform", "kaiming_normal"]}, "default"),
     "device": ({"type": "string", "pattern": "^(auto|cpu|mps|cuda(:[0-9]+)?)$"}, "auto"),
     "amp": ({"enum": ["off", "bf16", "fp16"]}, "off"),
     "channels_last": ({"enum": [True, False, "auto"]}, "auto"),
     "compile": (_BOOL, False),
-    "grad_clip": ({"type": ["number", "null"], "exclusiveMinimum": 0}, None),
-    "seed": ({"type": ["integer", "null"], "minimum": 0}, None),
+    "grad_clip": (_num(0, 1e9, low_open=True, null=True), None),
+    "seed": (_int(0, MAX_SEED, null=True), None),
     "deterministic": (_BOOL, False),
-    "workers": ({"type": "integer", "minimum": 0}, 0),
+    "workers": (_int(0, MAX_WORKERS), 0),
     "sync_bn": (_BOOL, False),
-    "val_split": ({"type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1}, None),
+    "val_split": (_num(0, 1, low_open=True, high_open=True, null=True), None),
     "transforms": ({"type": ["object", "null"]}, None),
     "params": ({"type": ["object", "null"]}, None),
     "for_data": ({"type": "object"}, None),  # data kind -> options; checked by _validate_for_data
@@ -60,8 +76,8 @@ OPTIONS: dict[str, tuple[dict, object]] = {
 DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic")
 SCHEMA = {"type": "object", "additionalProperties": False, "properties": {k: s for k, (s, _) in OPTIONS.items()}}
 # Options that may differ when a run is resumed (they do not change what is being trained).
-RESUMABLE = {"epochs", "device", "workers", "compile"}
-RUN_ONLY = {"out", "resume", "config", "set", "nproc"}
+RESUMABLE = {"epochs", "device", "workers", "compile", "download", "data_dir"}
+RUN_ONLY = {"out", "resume", "config", "set", "nproc", "force"}
 
 
 class OptionError(UsageError):
@@ -132,6 +148,27 @@ def spec_layer(spec) -> Layer:
     return Layer("spec", spec.train or {}, spec.path or spec.name, spec.text, spec.locate)
 
 
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def config_layer(path) -> Layer:
+    """A --config file as a layer, read as guardedly as a spec: a regular file of at most 1 MB of
+    UTF-8, no YAML tags, alias bombs or 5,000-digit numbers; every mistake located in it."""
+    from archspec.lang.loader import parse_yaml
+    from archspec.train.files import read_bounded
+
+    file = str(path)
+    raw = read_bounded(path, MAX_CONFIG_BYTES, "--config")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ArchspecError(f"--config {file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                            "a recipe is a YAML text file") from None
+    data, locations = parse_yaml(text, file)
+    return Layer("config", {} if data is None else data, file, text, locations.locate)
+
+
 def recipe_problems(spec) -> list[Diagnostic]:
     """The located mistakes in a spec's `train:` section (for `archspec check`), or []."""
     try:
@@ -149,16 +186,21 @@ def validate_layer(layer: Layer) -> dict:
         values, layer.aliases = normalize(layer.values)
     except ValueError as exc:
         raise SpecError([_diag(layer, exc.args[1], exc.args[0])], _sources(layer)) from None
-    diags = []
+    diags, flagged = [], set()
     for err in sorted(Draft202012Validator(SCHEMA).iter_errors(values), key=lambda e: list(e.absolute_path)):
         path = tuple(err.absolute_path)
+        flagged.update(path[:1])
         if err.validator == "additionalProperties":
             for key in sorted(set(values) - set(OPTIONS)):
                 diags.append(_diag(layer, (key,), _unknown(key)))
             continue
         key = path[0] if path else ""
         hint = did_you_mean(err.instance, err.validator_value) if err.validator == "enum" else ""
-        diags.append(_diag(layer, path, f"{_label(layer, key)}: {err.message}{hint}"))
+        diags.append(_diag(layer, path, f"{_label(layer, key)}: {_shown(err)}{hint}"))
+    diags += [_diag(layer, (key,), f"{_label(layer, key)}: expected a finite number, found {values[key]}")
+              for key in _non_finite(values) if key not in flagged]
+    if layer.origin == "spec":
+        diags += [_diag(layer, (key,), f"{_label(layer, key)}: {why}") for key, why in _not_for_specs(values)]
     if not diags and values.get("transforms"):
         try:
             canonical_transforms(values["transforms"])
@@ -200,6 +242,40 @@ def _validate_for_data(layer: Layer, for_data: dict, diags: list) -> dict:
             continue
         out[kind] = (values, {key: where + inner.aliases.get(key, (key,)) for key in values})
     return out
+
+
+PATH_KINDS = ("npz", "folder")  # data sources that name a file or folder
+
+
+def _non_finite(values: dict) -> list[str]:
+    """Numbers that are NaN or infinite: JSON Schema's bounds let NaN through (NaN <= 0 is false)."""
+    return [key for key, value in values.items() if key in OPTIONS and isinstance(value, float)
+            and not math.isfinite(value)]
+
+
+def _not_for_specs(values: dict) -> list[tuple[str, str]]:
+    """What a spec (shared like code) may not decide: going to the network, or where data lives here.
+
+    Those come from the user only: flags or a --config file."""
+    out = []
+    if values.get("download") is True:
+        out.append(("download", "a spec cannot turn on downloading; pass --download (or set it in a --config file)"))
+    if "data_dir" in values:
+        out.append(("data_dir", "a spec cannot choose where data lives on this machine; pass --data-dir "
+                                "(or set it in a --config file)"))
+    data = values.get("data")
+    if isinstance(data, str) and data.partition(":")[0] in PATH_KINDS:
+        out.append(("data", f"a spec cannot name a data path ({data}); pass --data {data} "
+                            "(or set it in a --config file)"))
+    return out
+
+
+def _shown(err) -> str:
+    """jsonschema's message, with a huge value (an integer of hundreds of digits) cut short."""
+    text = repr(err.instance)
+    if len(text) <= 40:
+        return err.message
+    return err.message.replace(text, f"{text[:20]}... ({len(text):,} characters)")
 
 
 def _unknown(key: str) -> str:
@@ -295,7 +371,9 @@ def parse_assignments(items, option: str) -> dict:
         try:
             out[key.strip()] = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
-            raise OptionError(f"{option} {item!r}: the value is not valid YAML") from None
+            raise OptionError(f"{option} {_short(item)}: the value is not valid YAML") from None
+        except ValueError:  # an integer over Python's 4,300-digit limit
+            raise OptionError(f"{option} {_short(item)}: the value is too long a number to read") from None
     return out
 
 
@@ -326,12 +404,13 @@ def yaml_locator(text: str, file: str) -> Callable[[tuple], Loc | None]:
 
 # --- the transforms mapping ------------------------------------------------------------------
 HELP = {
-    "resize": "an integer size or [height, width]",
+    "resize": "an integer size or [height, width], at most 8192",
     "normalize": "true (mean/std computed from the training data) or {mean: [...], std: [...]}",
     "hflip": "a probability between 0 and 1 (true means 0.5)",
     "random_resized_crop": "true or {scale: [min, max], ratio: [min, max]}",
     "color_jitter": "a strength (e.g. 0.4) or {brightness: b, contrast: c, saturation: s}",
 }
+MAX_SIDE = 8192  # pixels: a resize beyond this allocates gigabytes per batch
 CROP_DEFAULT = {"scale": [0.08, 1.0], "ratio": [3 / 4, 4 / 3]}
 JITTER_KEYS = ("brightness", "contrast", "saturation")
 
@@ -348,15 +427,16 @@ def canonical_transforms(raw: dict) -> dict:
             continue
         try:
             out[name] = _canonical(name, value)
-        except (TypeError, ValueError, KeyError):
-            raise ValueError(f"{name}: {value!r} is not valid; expected {HELP[name]}", (name,)) from None
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise ValueError(f"{name}: {_short(value)} is not valid; expected {HELP[name]}", (name,)) from None
     return {k: v for k, v in out.items() if v is not None}
 
 
 def _canonical(name, value):
     if name == "resize":
         size = [value, value] if isinstance(value, int) and not isinstance(value, bool) else list(value)
-        if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+        if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SIDE
+                                     for s in size):
             raise ValueError
         return size
     if name == "normalize":
@@ -388,12 +468,22 @@ def _canonical(name, value):
             jitter = {k: float(0.4 if value is True else value) for k in JITTER_KEYS}
         if min(jitter.values()) < 0:
             raise ValueError
+        if not all(math.isfinite(v) for v in jitter.values()):
+            raise ValueError
         return jitter if any(jitter.values()) else None
     raise KeyError(name)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
 
 
 def _floats(value) -> list[float]:
     values = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else list(value)
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
         raise ValueError
-    return [float(v) for v in values]
+    floats = [float(v) for v in values]  # OverflowError for a huge integer: a ValueError to callers
+    if not all(math.isfinite(v) for v in floats):
+        raise ValueError
+    return floats

@@ -70,8 +70,8 @@ def test_two_processes_give_the_curve_of_one_process_with_the_global_batch(runs)
     assert len(re.findall(r"^epoch 1/2 ", two.stdout, re.M)) == 1 and two.stdout.count("done: lenet") == 1
     assert "cpu x 2 processes, batch 32 each (global 64)" in two.stdout
     assert all(r["samples_per_s"] > 0 for r in records(root / "two2"))
-    assert sorted(p.name for p in (root / "two2").iterdir()) == ["checkpoints", "config.yaml", "curves.png",
-                                                                  "metrics.jsonl"]
+    assert sorted(p.name for p in (root / "two2").iterdir()) == [".archspec-run", "checkpoints", "config.yaml",
+                                                                  "curves.png", "metrics.jsonl"]
 
 
 def test_checkpoint_of_two_processes_resumes_in_one(runs):
