@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archspec.compiler.infer import show, show_type
+from archspec.compiler.infer import show_type
 from archspec.compiler.ir import Graph, Ref, Type
 from archspec.diagnostics import printable
 from archspec.errors import ArchspecError, Diagnostic, error_for

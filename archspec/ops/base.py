@@ -315,7 +315,9 @@ class Op:
     def unpack(self, a: dict, y, n: int) -> tuple:
         """The node's n outputs from what module() or apply() returned: y itself for one, its
         items for several. An op whose module nests them (nn.LSTM's (output, (h_n, c_n)))
-        indexes deeper; `y` may be a traced value or the text of one, so index it only."""
+        indexes deeper, and may call tensor methods (`y[1][0].transpose(0, 1)`, to put a batch
+        first); `y` is a traced value, or a stand-in that writes the Python export's text, so
+        index it and call methods on it only."""
         return (y,) if n == 1 else tuple(y[k] for k in range(n))
 
     # ---- naming ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ never from arguments, so a spec cannot get them out of step with the layer befor
 from __future__ import annotations
 
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, Bool, Float, Int, Op, Optional, ShapeRuleError, prod
+from archspec.ops.base import EXPR_SCHEMA, Arg, Bool, Float, Int, Op, Optional, ShapeRuleError
 from archspec.ops.conv import sizes
 
 class Positive(Float):

@@ -7,7 +7,6 @@ import json
 import textwrap
 from collections import OrderedDict
 
-import pytest
 import torch
 from torch import nn
 
@@ -297,3 +296,17 @@ def test_sharing_needs_inputs_that_give_the_same_weights():
     (d,) = archspec.check(spec).diagnostics
     assert (d.loc.line, d.message) == (11, "share: 'enc' (linear) was built for input [4]; this use's input [2] would need "
                                            "other weights")
+
+
+def test_the_notes_shared_layer_is_one_tensor_under_two_names():
+    """specs/d2l/shared_mlp.yaml (its parameters, strict load and outputs are tests/test_specs.py's):
+    the two uses are one nn.Linear, so a step on one is a step on the other, as in the notes."""
+    from pathlib import Path
+
+    built = archspec.build(str(Path(__file__).resolve().parents[2] / "specs" / "d2l" / "shared_mlp.yaml"))
+    first, second = built.get_submodule("2"), built.get_submodule("4")
+    assert first is second and first.weight.data_ptr() == second.weight.data_ptr()
+    assert built.report.params == sum(p.numel() for p in built.parameters()) == 121
+    with torch.no_grad():
+        first.weight[0, 0] = 100.0
+    assert built.state_dict()["4.weight"][0, 0] == 100.0

@@ -49,6 +49,10 @@ def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[st
             names = [_pick(e, i, args, var, last, live, prefer, len(outputs) > 1 and refs[0] in outputs)]
         var.update(zip(refs, names))
         target = ", ".join(names)
+        if e.unpacked and list(e.unpacked) != [f"[{o}]" for o in range(e.n_out)]:  # nested: nn.LSTM's (out, (h, c))
+            whole = _fresh("result", live | set(names))
+            lines.append(f"{whole} = {call}")
+            call = ", ".join(whole + part for part in e.unpacked)
         if i in cls.flags:
             condition = f"self.{cls.flags[i]}" if isinstance(e.body, Func) else f"{attrs[i]} is not None"
             if target != args[0]:

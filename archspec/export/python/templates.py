@@ -68,6 +68,7 @@ class TEntry:
     n_out: int
     stateful: bool
     where: str  # module path, for messages
+    unpacked: tuple = ()  # where each output sits in what the call returns, as index text: ("[0]", "[1][0]", ...)
 
     @property
     def key(self) -> tuple:
@@ -181,11 +182,38 @@ def template(scope, classes) -> Template:
     for j, e in enumerate(scope.entries):
         body = body_of(scope, e, classes)
         refs = [produced[r] for r in e.inputs]
-        t.entries.append(TEntry(e.name, body, refs, len(e.outputs), stateful(body), _where(scope, e)))
+        t.entries.append(TEntry(e.name, body, refs, len(e.outputs), stateful(body), _where(scope, e), _unpacked(scope, e)))
         for o, ref in enumerate(e.outputs):
             produced[ref] = ("e", j, o)
     t.outputs = [produced[r] for r in scope.outputs]
     return t
+
+
+class Text:
+    """A value as Python source, for an op's `unpack`: indexing and method calls build the text
+    (`Text("")[1][0].transpose(0, 1)` is `[1][0].transpose(0, 1)`)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __getitem__(self, k) -> "Text":
+        return Text(f"{self.text}[{k!r}]")
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args: Text(f"{self.text}.{name}({', '.join(map(repr, args))})")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _unpacked(scope, entry) -> tuple:
+    """For a node with several outputs, where its op's `unpack` finds each in the call's result."""
+    if entry.node is None or len(entry.outputs) < 2:
+        return ()
+    data = scope.graph.nodes[entry.node]
+    return tuple(str(x) for x in data["op"].unpack(data["args"], Text(""), len(entry.outputs)))
 
 
 def _root_chain(scope) -> bool:
