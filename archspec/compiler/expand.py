@@ -202,8 +202,7 @@ class Expander:
     def add_node(self, name, op, args, inputs, path, frame, **attributes) -> Ref:
         """Add op node `name` and infer its type (a failure is reported, the node an error node)."""
         loc = self.spec.locate(path)
-        value = self.graph.add_op(name, op, args, inputs, loc, frame.notes)
-        self.graph.nodes[name].update(frozen=frame.frozen, **attributes)
+        value = self.graph.add_op(name, op, args, inputs, loc, frame.notes, frozen=frame.frozen, **attributes)
         self.count(loc)
         problem = infer(self.graph, name)
         if problem:
