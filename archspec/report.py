@@ -117,6 +117,18 @@ class Report:
             return 0
         return sum(prod(t.shape) * DTYPE_BYTES[t.dtype] for n in g.ops() for t in g.nodes[n]["types"] if t.batched)
 
+    @property
+    def fixed_bytes(self) -> int:
+        """Memory of the batch-free values other than parameters (buffers, what is computed from
+        them alone): made once, whatever the batch."""
+        from archspec.ops.base import prod
+
+        g = self.graph
+        if g is None:
+            return 0
+        return sum(prod(t.shape) * DTYPE_BYTES[t.dtype] for n in g.ops() if g.nodes[n]["op"].name != "parameter"
+                   for t in g.nodes[n]["types"] if not t.batched)
+
     def _dtypes(self) -> str:
         """' (float32)' when every activation is, as a reader of a float model expects to be told."""
         g = self.graph
