@@ -310,3 +310,24 @@ def test_the_notes_shared_layer_is_one_tensor_under_two_names():
     with torch.no_grad():
         first.weight[0, 0] = 100.0
     assert built.state_dict()["4.weight"][0, 0] == 100.0
+
+
+def test_a_repeated_two_input_block_feeds_each_copy_the_last_output_and_the_same_skip():
+    spec = """\
+    archspec: 1
+    name: repeated
+    input: [4]
+    blocks:
+      mix:
+        params: {}
+        inputs: [x, skip]
+        layers: [{add, from: [x, skip]}, {id: fc, linear: 4}]
+    layers:
+      - {id: a, linear: 4}
+      - {id: stack, mix, from: [a, input], repeat: 2}
+    """
+    built = build(spec)
+    x = torch.randn(3, 4)
+    a = built.a(x)
+    one = built.get_submodule("stack.0.fc")(a + x)
+    torch.testing.assert_close(built(x), built.get_submodule("stack.1.fc")(one + x))
