@@ -3,22 +3,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archspec.compiler.infer import show
-from archspec.compiler.ir import Graph, Ref
+from archspec.compiler.infer import show_type
+from archspec.compiler.ir import Graph, Ref, Type
 from archspec.diagnostics import printable
 from archspec.errors import ArchspecError, Diagnostic, error_for
 from archspec.table import table
 
-BYTES_PER_ELEMENT = 4  # activations counted as float32
+BYTES_PER_ELEMENT = 4  # float32 weights and activations
+DTYPE_BYTES = {"float32": 4, "int64": 8, "bool": 1}
 
 
 @dataclass
 class Row:
     name: str
     op: str
-    shape: tuple | None
+    type: Type | None
     params: int
     macs: int
+    trainable: int = 0
+
+    @property
+    def shape(self) -> tuple | None:
+        return self.type.shape if self.type else None
+
+    def to_dict(self) -> dict:
+        """The row as JSON; dtype, batch, frozen weights and sharing only where they are not the usual."""
+        out = {"name": self.name, "op": self.op, "shape": list(self.shape) if self.shape else None,
+               "params": self.params, "macs": self.macs}
+        if self.type is not None and self.type.dtype != "float32":
+            out["dtype"] = self.type.dtype
+        if self.type is not None and not self.type.batched:
+            out["batched"] = False
+        if self.trainable != self.params:
+            out["trainable"] = self.trainable
+        return out
 
 
 @dataclass
@@ -54,18 +72,26 @@ class Report:
         return self.spec.sources if self.spec is not None else self.sources_
 
     @property
-    def input_shapes(self) -> dict[str, tuple]:
+    def input_types(self) -> dict[str, Type]:
         g = self.graph
-        return {name: g.shape_of(Ref(name)) for name in g.input_names()} if g is not None else {}
+        return {name: g.type_of(Ref(name)) for name in g.input_names()} if g is not None else {}
+
+    @property
+    def input_shapes(self) -> dict[str, tuple]:
+        return {name: t.shape for name, t in self.input_types.items()}
+
+    @property
+    def output_types(self) -> dict[str, Type]:
+        g = self.graph
+        return {g.label(ref): g.type_of(ref) for ref in g.outputs} if g is not None else {}
 
     @property
     def output_shapes(self) -> dict[str, tuple]:
-        g = self.graph
-        return {g.label(ref): g.shape_of(ref) for ref in g.outputs} if g is not None else {}
+        return {name: t.shape for name, t in self.output_types.items()}
 
-    def _total(self, key: str) -> int:
+    def _total(self, key: str, frozen: bool = True) -> int:
         g = self.graph
-        return sum(g.nodes[n][key] for n in g.ops()) if g is not None else 0
+        return sum(g.nodes[n][key] for n in g.ops() if frozen or not g.nodes[n].get("frozen")) if g is not None else 0
 
     @property
     def params(self) -> int:
@@ -73,7 +99,8 @@ class Report:
 
     @property
     def trainable_params(self) -> int:
-        return self.params  # every parameter an op makes is trainable (freezing comes with the language's next step)
+        """The parameters training updates: those not made inside `trainable: false`."""
+        return self._total("params", frozen=False)
 
     @property
     def macs(self) -> int:
@@ -81,11 +108,32 @@ class Report:
 
     @property
     def activation_bytes(self) -> int:
-        """Memory of every op's output for one sample: what a forward pass keeps for backward."""
+        """Memory of every op's output for one sample: what a forward pass keeps for backward.
+        Batch-free values (learnable tensors, what is computed from them alone) are not per sample."""
         from archspec.ops.base import prod
 
         g = self.graph
-        return sum(prod(g.shape_of(Ref(n))) for n in g.ops()) * BYTES_PER_ELEMENT if g is not None else 0
+        if g is None:
+            return 0
+        return sum(prod(t.shape) * DTYPE_BYTES[t.dtype] for n in g.ops() for t in g.nodes[n]["types"] if t.batched)
+
+    @property
+    def fixed_bytes(self) -> int:
+        """Memory of the batch-free values other than parameters (buffers, what is computed from
+        them alone): made once, whatever the batch."""
+        from archspec.ops.base import prod
+
+        g = self.graph
+        if g is None:
+            return 0
+        return sum(prod(t.shape) * DTYPE_BYTES[t.dtype] for n in g.ops() if g.nodes[n]["op"].name != "parameter"
+                   for t in g.nodes[n]["types"] if not t.batched)
+
+    def _dtypes(self) -> str:
+        """' (float32)' when every activation is, as a reader of a float model expects to be told."""
+        g = self.graph
+        mixed = g is not None and any(t.dtype != "float32" for n in g.ops() for t in g.nodes[n]["types"])
+        return "" if mixed else " (float32)"
 
     @property
     def checked_by_forward(self) -> list[str]:
@@ -102,10 +150,12 @@ class Report:
         g = self.graph
         for name in g.ops() if g is not None else ():
             n = g.nodes[name]
-            shape = g.shape_of(Ref(name))
+            t = g.type_of(Ref(name))
+            trainable = 0 if n.get("frozen") else n["params"]
             parts = name.split(".")
             if depth is None or len(parts) <= depth:
-                rows.append(Row(name, n["op"].name, shape, n["params"], n["macs"]))
+                shared = f" (shares {n['shares']})" if n.get("shares") else ""
+                rows.append(Row(name, n["op"].name + shared, t, n["params"], n["macs"], trainable))
                 continue
             key = ".".join(parts[:depth])
             if not rows or rows[-1].name != key or id(rows[-1]) not in counts:
@@ -113,7 +163,8 @@ class Report:
                 counts[id(rows[-1])] = 0
             row = rows[-1]
             counts[id(row)] += 1
-            row.shape, row.params, row.macs = shape, row.params + n["params"], row.macs + n["macs"]
+            row.type, row.params, row.macs = t, row.params + n["params"], row.macs + n["macs"]
+            row.trainable += trainable
             block = g.blocks.get(key, ("",))[0]
             row.op = f"{block} ({counts[id(row)]} nodes)".lstrip()
         return rows
@@ -128,22 +179,31 @@ class Report:
             out.update(params=self.params, trainable_params=self.trainable_params, macs=self.macs,
                        activation_bytes=self.activation_bytes,
                        input_shapes={k: list(v) for k, v in self.input_shapes.items()})
+            dtypes = {k: t.dtype for k, t in self.input_types.items() if t.dtype != "float32"}
+            if dtypes:
+                out["input_dtypes"] = dtypes
             if len(outputs) == 1:
                 out["output_shape"] = next(iter(outputs.values()))
             else:
                 out["output_shapes"] = outputs
+            dtypes = {k: t.dtype for k, t in self.output_types.items() if t.dtype != "float32"}
+            if dtypes:
+                out["output_dtypes"] = dtypes
             out["checked_by_forward"] = self.checked_by_forward
-            out["nodes"] = [{"name": r.name, "op": r.op, "shape": list(r.shape) if r.shape else None,
-                             "params": r.params, "macs": r.macs} for r in self.rows(depth)]
+            out["nodes"] = [r.to_dict() for r in self.rows(depth)]
         else:
             out["errors"] = [d.to_dict() for d in self.diagnostics]
         return out
 
     def table(self, depth: int | None = None) -> str:
-        cells = [(r.name, r.op, show(r.shape) if r.shape else "?", f"{r.params:,}", human(r.macs)) for r in self.rows(depth)]
-        columns = table(("name", "op", "output shape", "params", "MACs"), cells, right=(False, False, False, True, True))
-        inputs = ", ".join(show(v) if k == "input" else f"{k} {show(v)}" for k, v in self.input_shapes.items())
-        outputs = ", ".join(f"{show(v)} ({k})" for k, v in self.output_shapes.items())
+        rows = self.rows(depth)
+        frozen = any(r.trainable != r.params for r in rows)  # a trainable column only where something is frozen
+        cells = [(r.name, r.op, show_type(r.type) if r.type else "?", f"{r.params:,}", *([f"{r.trainable:,}"] if frozen else []),
+                  human(r.macs)) for r in rows]
+        header = ("name", "op", "output shape", "params", *(["trainable"] if frozen else []), "MACs")
+        columns = table(header, cells, right=(False, False, False, True, *([True] if frozen else []), True))
+        inputs = ", ".join(show_type(t) if k == "input" else f"{k} {show_type(t)}" for k, t in self.input_types.items())
+        outputs = ", ".join(f"{show_type(t)} ({k})" for k, t in self.output_types.items())
         title = f"{self.spec.name}: {self.spec.doc}" if self.spec.doc else self.spec.name
         return printable("\n".join([
             title, f"input: {inputs}", "", *columns, columns[1],
@@ -151,7 +211,7 @@ class Report:
             f"parameters:         {self.params:,}",
             f"trainable:          {self.trainable_params:,}",
             f"MACs:               {human(self.macs)} per sample ({self.macs:,})",
-            f"activation memory:  {human_bytes(self.activation_bytes)} per sample (float32)",
+            f"activation memory:  {human_bytes(self.activation_bytes)} per sample{self._dtypes()}",
             *([f"note: {', '.join(self.checked_by_forward)} checked by a forward pass on the meta device "
                "(torch.nn classes and plugin ops without a shape rule)"] if self.checked_by_forward else []),
         ]))

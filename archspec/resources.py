@@ -2,7 +2,8 @@
 the device has free, decided from the check report before any tensor is allocated.
 
 Needed bytes = parameters x 4 x param_copies (float32 weights; training adds gradients
-and optimizer state) + activations of one sample x batch. Torch is imported only to
+and optimizer state) + activations of one sample x batch + buffers (and what is computed
+from them alone), once. Torch is imported only to
 ask a CUDA device how much it has free.
 """
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import os
 
 from archspec.errors import Code, Diagnostic, ResourceError
+from archspec.ops.base import prod
 from archspec.report import BYTES_PER_ELEMENT, human_bytes
 
 FLAG = "--max-params"
 
 
 def needed_bytes(report, batch: int = 1, param_copies: int = 1) -> int:
-    return report.params * BYTES_PER_ELEMENT * param_copies + report.activation_bytes * batch
+    return report.params * BYTES_PER_ELEMENT * param_copies + report.activation_bytes * batch + report.fixed_bytes
 
 
 def training_copies(optimizer: str = "sgd", momentum: float = 0.0) -> int:
@@ -87,10 +89,17 @@ def require_memory(report, device="cpu", batch: int = 1, param_copies: int = 1) 
     if free is None or need <= free:
         return
     node = largest(report)
+    note = _largest_note(report, node)
+    if report.fixed_bytes > report.params * BYTES_PER_ELEMENT * param_copies:  # the buffers take the most
+        g = report.graph
+        node = max((n for n in g.ops() if not g.nodes[n]["types"][0].batched), key=lambda n: prod(g.nodes[n]["types"][0].shape))
+        note = [f"the largest buffer is '{node}' ({g.nodes[node]['op'].name}) of shape {list(g.nodes[node]['types'][0].shape)}"]
     weights = f"{report.params:,} parameters x {BYTES_PER_ELEMENT} bytes" + (f" x {param_copies}" if param_copies > 1 else "")
     activations = f"{human_bytes(report.activation_bytes)} of activations" + (f" x {batch} samples" if batch > 1 else " for one sample")
+    if report.fixed_bytes:
+        activations += f" + {human_bytes(report.fixed_bytes)} of buffers"
     message = f"the model needs {human_bytes(need)} ({weights} + {activations}) but {device} has {human_bytes(free)} free"
-    raise ResourceError([Diagnostic(_loc(report, node), Code.OUT_OF_MEMORY, message, _largest_note(report, node))], report.sources)
+    raise ResourceError([Diagnostic(_loc(report, node), Code.OUT_OF_MEMORY, message, note)], report.sources)
 
 
 def _loc(report, node: str | None):

@@ -8,6 +8,7 @@ import torch
 from common import ROOT, interleaved_medians, print_table
 
 import archspec
+from archspec.compiler.emit import example_inputs
 from tests.reference import d2l, torchvision_layout
 
 CASES = [
@@ -33,10 +34,10 @@ def main() -> None:
     device = torch.device(parser.parse_args().device)
     torch.manual_seed(0)
     rows = []
-    for name, path, reference_fn, shape, repeat in CASES:
+    for name, path, reference_fn, _, repeat in CASES:
         built, reference = archspec.build(str(path)).to(device), reference_fn().to(device)
         reference.load_state_dict(built.state_dict(), strict=True)
-        x = torch.randn(BATCH, *shape, device=device)
+        (x,) = example_inputs(built.report, batch=BATCH, device=device)
         repeat *= 5 if device.type == "cuda" else 1
         t = interleaved_medians({"archspec": step(built, x), "hand-written": step(reference, x)}, repeat=repeat)
         rows.append([name, f"{t['hand-written'] * 1000:.2f}", f"{t['archspec'] * 1000:.2f}", f"{t['archspec'] / t['hand-written']:.3f}"])

@@ -51,7 +51,8 @@ def describe_op(op) -> dict:
 
     return {
         "name": op.name, "doc": op.doc, "category": category(op),
-        "inputs": "2+" if op.variadic else len(op.roles), "roles": list(op.roles), "main_arg": op.main_arg,
+        "inputs": "2+" if op.variadic else len(op.roles), "roles": list(op.roles), "outputs": list(op.outputs),
+        "dtypes": list(op.dtypes), "batch_free": op.batch_free, "main_arg": op.main_arg,
         "args": [{"name": a.name, "type": a.type.name, "required": a.required,
                   **({} if a.required else {"default": _plain(a.default)}), "doc": a.doc} for a in op.args],
         "plugin": origin(op.name), "checked_by_forward": bool(getattr(op, "checked_by_forward", False)),
@@ -90,8 +91,13 @@ def op_listing(chosen) -> str:
 def op_detail(op) -> str:
     from archspec.plugins import origin
 
-    count = "two or more (a merge)" if op.variadic else "one" if len(op.roles) == 1 else f"{len(op.roles)}: {', '.join(op.roles)}"
+    count = "two or more (a merge)" if op.variadic else "none" if not op.roles else "one" if len(op.roles) == 1 else \
+        f"{len(op.roles)}: {', '.join(op.roles)}"
     lines = [f"{op.name}: {op.doc}", f"inputs: {count}"]
+    if op.outputs != ("output",):
+        lines.append(f"outputs: {', '.join(op.outputs)}")
+    if op.dtypes != ("float32",):
+        lines.append(f"input dtypes: {', '.join(op.dtypes)}")
     if op.main_arg:
         lines.append(f"scalar form: `{op.name}: VALUE` sets {op.main_arg}")
     if origin(op.name):

@@ -18,6 +18,7 @@ import torch
 import yaml
 
 import archspec
+from archspec.compiler.emit import example_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -85,8 +86,7 @@ def randomize_norms(module: torch.nn.Module) -> None:
 
 def sample(report, seed: int = 3) -> list[torch.Tensor]:
     """A batch for each of the spec's inputs, in the order forward() takes them."""
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn((BATCH, *shape), generator=g) for shape in report.input_shapes.values()]
+    return list(example_inputs(report, batch=BATCH, seed=seed))
 
 
 def outputs(y) -> list[torch.Tensor]:

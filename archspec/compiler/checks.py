@@ -9,7 +9,8 @@ from archspec.errors import Code, Diagnostic
 
 def check_graph(graph: Graph) -> list[Diagnostic]:
     """Dangling outputs and unused inputs: a spec whose values go nowhere is a mistake."""
-    returned = {ref.node for ref in graph.outputs}
+    returned = {ref.node for ref in graph.outputs} | graph.graph.get("spare", set())  # a block's other outputs may go unread
+    returned |= {node for n in graph.ops() for node, _ in graph.nodes[n].get("ties", {}).values()}  # a tie uses its target
     problems = []
     for name, data in graph.nodes(data=True):
         if graph.out_degree(name) or name in returned or data["kind"] not in (INPUT, OP):

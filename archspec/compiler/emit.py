@@ -27,10 +27,13 @@ def emit(report) -> "SpecModule":
     inputs = g.input_names()
     for name in inputs:
         values[Ref(name)] = graph.placeholder("x" if len(inputs) == 1 else name)
+    made_by: dict[str, object] = {}  # node -> the module or tensor it made (shared by the nodes that share it)
     for name in g.ops():
         data, refs = g.nodes[name], g.inputs_of(name)
         op, args = data["op"], tuple(values[r] for r in refs)
-        made = op.module(data["args"], [g.shape_of(r) for r in refs])
+        owner = data.get("shares")
+        made = made_by[owner] if owner else op.module(data["args"], [g.shape_of(r) for r in refs])
+        made_by[name] = made
         if isinstance(made, torch.Tensor):  # an nn.Parameter or nn.Buffer: registered by setattr
             _install(root, name, made)
             result = fx.Proxy(graph.get_attr(name), tracer)
@@ -42,6 +45,7 @@ def emit(report) -> "SpecModule":
         outputs = op.unpack(data["args"], result, len(data["types"]))
         for k, value in enumerate(outputs):
             values[Ref(name, k)] = value.node
+    _freeze_and_tie(g, made_by)
     outputs = [values[ref] for ref in g.outputs]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
@@ -51,6 +55,20 @@ def emit(report) -> "SpecModule":
             owner = module.get_submodule(path)
             owner.register_buffer(leaf, getattr(owner, leaf), persistent=False)
     return module
+
+
+def _freeze_and_tie(g, made_by: dict) -> None:
+    """requires_grad off for what `trainable: false` made; then each tied parameter becomes the
+    very tensor it is tied to (keeping that tensor's trainability)."""
+    for name in g.ops():
+        data, made = g.nodes[name], made_by[name]
+        if data.get("frozen") and not data.get("shares") and made is not None:
+            for p in [made] if isinstance(made, torch.Tensor) else made.parameters():
+                p.requires_grad_(False)
+    for name in g.ops():
+        for own, (node, theirs) in g.nodes[name].get("ties", {}).items():
+            target = made_by[node] if theirs is None else getattr(made_by[node], theirs)
+            setattr(made_by[name], own, target)
 
 
 class SpecModule(fx.GraphModule):
@@ -75,6 +93,25 @@ def _install(root: torch.nn.Module, path: str, module) -> None:
             owner.add_module(part, child)
         owner = child
     setattr(owner, leaf, module)  # nn.Module's setattr registers a module, an nn.Parameter or an nn.Buffer
+
+
+def example_inputs(report, batch: int = 2, seed: int = 0, device=None) -> tuple:
+    """Random inputs of the spec's declared types, one per input, with a batch dim: floats from
+    a normal; int64 inputs drawn from their `range` (valid token ids), bools either way."""
+    gen = torch.Generator().manual_seed(seed)
+    g = report.graph
+    out = []
+    for name, t in report.input_types.items():
+        size = (batch, *t.shape)
+        if t.dtype == "float32":
+            x = torch.randn(size, generator=gen)
+        elif t.dtype == "int64":
+            low, high = g.nodes[name]["range"]
+            x = torch.randint(low, high, size, generator=gen)
+        else:
+            x = torch.randint(0, 2, size, generator=gen).bool()
+        out.append(x.to(device) if device is not None else x)
+    return tuple(out)
 
 
 def class_name(name: str) -> str:

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archspec.compiler.infer import fits, infer
-from archspec.compiler.ir import Graph, Ref, Type
+from archspec.compiler.blocks import block_inputs, call_block, takes_words
+from archspec.compiler.infer import infer
+from archspec.compiler.interface import add_inputs, resolve_params
+from archspec.compiler.ir import ERROR, Graph, Ref
+from archspec.compiler.refs import Fail, reference
 from archspec.compiler.scope import Env, Frame, Scope
+from archspec.compiler.sharing import check_ties, resolve_ties, share
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.lang.expr import ExprError, InputShape, resolve
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS
+from archspec.lang.schema import COMBINATORS, ITEM_KEYS, SHARE
 from archspec.limits import Limits
 from archspec.ops import merges, registry
 from archspec.ops.base import describe
-
-
-class Fail(Exception):
-    """One item's problem, already located."""
-
-    def __init__(self, diagnostic: Diagnostic, consumed: list | None = None):
-        self.diagnostic = diagnostic
-        self.consumed = consumed  # the values the failed item read, so they don't look unused
 
 
 class Expander:
@@ -39,8 +35,10 @@ class Expander:
         self.limits = limits
         self.blocks = spec.data.get("blocks") or {}
         self.ops = registry()
-        self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS)  # what may stand at an item's head
+        self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS) | {SHARE}  # what may stand at an item's head
         self.graph = Graph(blocks={})
+        self.scopes: dict[str, Ref] = {}  # module path of each sub-list, combinator or block call -> its value
+        self.scope_inputs: dict[str, list[Ref]] = {}  # ... -> the values it was fed
         self.added = 0  # op and error nodes, against limits.max_nodes
         self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
         self.overrides = overrides
@@ -48,8 +46,8 @@ class Expander:
     # ---- entry point -------------------------------------------------------------------
     def run(self) -> Graph:
         before = len(self.diagnostics)
-        params = self.resolve_params()
-        inputs = self.resolve_inputs(params)
+        params = resolve_params(self.spec, self.overrides, self.diagnostics)
+        inputs = add_inputs(self.spec, params, self.graph, self.diagnostics)
         self.graph.graph["params"] = params
         if len(self.diagnostics) > before:
             return self.graph  # no outputs: nothing to check further
@@ -64,41 +62,10 @@ class Expander:
         """The value's shape; None when the item that made it failed."""
         return self.graph.shape_of(value)
 
-    def resolve_params(self) -> dict:
-        declared = self.spec.params
-        for key in self.overrides:
-            if key not in declared:
-                hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (the spec declares no params)")
-                self.diagnostics.append(Diagnostic(None, Code.UNKNOWN_PARAM, f"unknown param '{key}'{hint}"))
-        names: dict = {}
-        for key, default in declared.items():
-            try:
-                names[key] = self.overrides[key] if key in self.overrides else resolve(default, names)
-            except ExprError as e:
-                self.diagnostics.append(self.spec.error(("params", key), Code.EXPR, f"param '{key}': {e}"))
-        return names
-
-    def resolve_inputs(self, params: dict) -> dict[str, Ref]:
-        raw = self.spec.data.get("input")
-        named = raw if isinstance(raw, dict) else {"input": raw}
-        out = {}
-        for name, dims in named.items():
-            base = ("input", name) if isinstance(raw, dict) else ("input",)
-            shape = []
-            for k, dim in enumerate(dims):
-                try:
-                    value = resolve(dim, params)
-                except ExprError as e:
-                    self.diagnostics.append(self.spec.error(base + (k,), Code.EXPR, str(e)))
-                    continue
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    self.diagnostics.append(self.spec.error(base + (k,), Code.BAD_INPUT, f"input sizes must be positive integers, found {value!r}"))
-                shape.append(value)
-            if all(isinstance(d, int) and d >= 1 for d in shape) and not fits(shape):
-                self.diagnostics.append(self.spec.error(base, Code.TOO_LARGE, "input shape has more than 2^63 - 1 elements, "
-                                                        "more than a torch tensor can hold"))
-            out[str(name)] = self.graph.add_input(str(name), Type(tuple(shape)), self.spec.locate(base))
-        return out
+    def seen(self, value: Ref) -> InputShape:
+        """What `input` is in an expression about `value`: its shape, dtype and batch."""
+        t = self.graph.type_of(value)
+        return InputShape(t.shape, t.dtype, t.batched)
 
     def resolve_outputs(self, env: Env, last: Ref) -> list[Ref]:
         wanted = self.spec.data.get("outputs")
@@ -106,11 +73,10 @@ class Expander:
             return [last]
         outs = []
         for k, name in enumerate(wanted):
-            value = env.lookup(name)
-            if value is None:
-                self.diagnostics.append(self.spec.error(("outputs", k), Code.UNKNOWN_ID, f"outputs: unknown id '{name}'{did_you_mean(name, env.visible())}"))
-            else:
-                outs.append(value)
+            try:
+                outs.append(reference(self, name, env, ("outputs", k), "outputs"))
+            except Fail as f:
+                self.diagnostics.append(f.diagnostic)
         return outs
 
     # ---- lists and items ---------------------------------------------------------------
@@ -126,19 +92,25 @@ class Expander:
                 self.report(f.diagnostic, frame)
                 prev = self.poison(item_path, [prev] if f.consumed is None else f.consumed, frame)
                 if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
-                    env.ids[item["id"]] = prev
+                    env.ids[item["id"]], env.paths[item["id"]] = prev, None
             self.graph.add_item(self.spec.locate(item_path), first, prev, scope.prefix)
         return prev
 
     def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:
-        if self.has_schema_error(path):
-            return self.poison(path, [prev], frame)  # already reported by the schema
+        if self.has_schema_error(path):  # already reported by the schema; its id stands for the failure
+            value = self.poison(path, [prev], frame)
+            local = item.get("id") if isinstance(item, dict) else None
+            if isinstance(local, (str, int)) and not isinstance(local, bool):
+                env.ids[local], env.paths[local] = value, None
+            return value
         head, body, mods = self.split(item, path)
         if head in self.ops and not self.ops[head].roles and "from" in mods:
             raise self.fail(path + ("from",), Code.ARITY, f"{head} takes no input, found from:", key=True)
         sources = self.sources(mods, path, env, prev)
         if any(self.shape(s) is None for s in sources) or head in self.bad_blocks:
             return self.poison(path, sources, frame)
+        if "trainable" in mods:
+            frame = replace(frame, frozen=not self.flag(mods["trainable"], path + ("trainable",), frame.names))
         try:
             result = self.expand_item_from(head, body, mods, path, env, sources, scope, frame)
         except Fail as f:
@@ -146,7 +118,9 @@ class Expander:
                 f.consumed = sources
             raise
         if "id" in mods:
+            own = None if mods.get("inline") is True else scope.prefix + str(mods["id"])
             env.ids[mods["id"]] = result
+            env.paths[mods["id"]] = own if own in self.graph or own in self.scopes else None
         return result
 
     def has_schema_error(self, path) -> bool:
@@ -155,7 +129,7 @@ class Expander:
         return any(p[:n] == path and (len(p) - n < 2 or p[n] not in COMBINATORS) for p in self.schema_errors)
 
     def expand_item_from(self, head, body, mods, path, env, sources, scope, frame) -> Ref:
-        names = {**frame.names, "input": InputShape(self.shape(sources[0]))}
+        names = {**frame.names, "input": self.seen(sources[0])}
         local = mods.get("id")
         if local is not None and str(local) in ("input",):
             raise self.fail(path + ("id",), Code.BAD_ID, "'input' is reserved: it names the list's input")
@@ -170,26 +144,39 @@ class Expander:
         local = mods.get("id")
         target = scope if local is None else scope.child(self.claim(scope, local, path))
         current = sources
-        for i in range(times):
-            names = {**frame.names, "i": i, "input": InputShape(self.shape(current[0]))}
+        for i in range(times):  # each copy reads the previous copy's output, and the item's other from: values
+            names = {**frame.names, "i": i, "input": self.seen(current[0])}
             if not self.keep(mods, path, names):
                 continue
             name = self.evaluate(template, path + ("repeat", "id"), names) if template else None
             copy_frame = replace(frame, names={**frame.names, "i": i})
-            current = [self.expand_head(head, body, mods, path, env, current, target, name, copy_frame, mods.get("inline") is True)]
+            current = [self.expand_head(head, body, mods, path, env, current, target, name, copy_frame, mods.get("inline") is True),
+                       *sources[1:]]
             if self.shape(current[0]) is None:
                 break
+        if local is not None:
+            self.scopes[target.prefix[:-1]] = current[0]
         return current[0]
 
     def expand_head(self, head, body, mods, path, env, sources, scope, local, frame, inline) -> Ref:
         if head in self.ops:
-            return self.make_node(head, body, path, sources, scope, local, frame)
-        if len(sources) > 1:
-            raise self.fail(path + ("from",), Code.ARITY, f"'{head}' takes one input, found {len(sources)} in from:")
+            ties = resolve_ties(self, mods["tie"], path, env) if "tie" in mods else {}
+            return self.make_node(head, body, path, sources, scope, local, frame, ties)
+        if head == SHARE:
+            return share(self, body, mods, path, env, sources, scope, local, frame)
+        takes = len(block_inputs(self.blocks[head])) if head in self.blocks else 1
+        if len(sources) != takes:
+            raise self.fail(path + ("from",), Code.ARITY, f"'{head}' takes {takes_words(head, self.blocks)}, found "
+                            f"{len(sources)} in from:")
         child = scope if inline else scope.child(self.claim(scope, local, path))
         if head in COMBINATORS:
-            return self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
-        return self.call_block(head, body, path, sources[0], child, frame, inline)
+            result = self.expand_body(head, body, path, env, sources[0], child, frame, mods.get("merge"))
+        else:
+            result = call_block(self, head, body, path, sources, child, frame, inline)
+        if not inline:
+            self.scopes[child.prefix[:-1]] = result
+            self.scope_inputs[child.prefix[:-1]] = list(sources)
+        return result
 
     def expand_body(self, kind, body, path, env, x: Ref, scope, frame, merge) -> Ref:
         """layers / parallel / residual / dense, in an item or as a block's body."""
@@ -197,39 +184,8 @@ class Expander:
 
         return getattr(combinators, kind)(self, body, path + (kind,), env, x, scope, frame, merge)
 
-    def call_block(self, name, args, path, x: Ref, scope: Scope, frame: Frame, inline: bool = False) -> Ref:
-        block, bpath = self.blocks[name], ("blocks", name)
-        if name in frame.blocks or len(frame.blocks) >= self.limits.max_block_depth:
-            chain = " -> ".join(frame.blocks + (name,))
-            message = f"blocks call each other without end: {chain}" if name in frame.blocks else \
-                f"blocks call blocks more than {self.limits.max_block_depth} deep: {chain}"
-            raise self.fail(path + (name,), Code.RECURSION, message, key=True)
-        if args is not None and not isinstance(args, dict):
-            raise self.fail(path + (name,), Code.TYPE, f"block '{name}' takes a mapping of params, found {args!r}")
-        args, declared = args or {}, block.get("params") or {}
-        for key in args:
-            if key not in declared:
-                hint = did_you_mean(key, declared) or (f" (params: {', '.join(declared)})" if declared else " (it takes no params)")
-                raise self.fail(path + (name, key), Code.UNKNOWN_PARAM, f"block '{name}': unknown param '{key}'{hint}", key=True)
-        caller = {**frame.names, "input": InputShape(self.shape(x))}
-        names = {**self.root_params, "input": InputShape(self.shape(x))}
-        for key, default in declared.items():
-            if key in args:
-                names[key] = self.evaluate(args[key], path + (name, key), caller)
-            elif default == "required":
-                raise self.fail(path + (name,), Code.MISSING_PARAM, f"block '{name}': missing required param '{key}'", key=True)
-            else:
-                names[key] = self.evaluate(default, bpath + ("params", key), names)
-        del names["input"]
-        if not inline:
-            self.graph.blocks[scope.prefix[:-1]] = (name, {k: names[k] for k in declared})
-        note = f"in block '{name}' called at {self.spec.locate(path)} ({scope.prefix[:-1] or 'top level'})"
-        inner = Frame(names, (note,) + frame.notes, frame.blocks + (name,))
-        kind = next(k for k in COMBINATORS if k in block)
-        return self.expand_body(kind, block[kind], bpath, Env(x), x, scope, inner, block.get("merge"))
-
     # ---- nodes -------------------------------------------------------------------------
-    def make_node(self, op_name, body, path, sources, scope, local, frame) -> Ref:
+    def make_node(self, op_name, body, path, sources, scope, local, frame, ties=None) -> Ref:
         """An op node; `sources` are its inputs (for an op without inputs, the chain's value, which
         only its expressions' `input` reads)."""
         op = self.ops[op_name]
@@ -239,14 +195,23 @@ class Expander:
         if not op.variadic and op.roles and len(inputs) != len(op.roles):
             takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
             raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(inputs)} in from:")
-        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": InputShape(self.shape(sources[0]))}, frame)
+        args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": self.seen(sources[0])}, frame)
         name = self.claim(scope, local, path)
+        return self.add_node(name, op, args, inputs, path, frame, **({"ties": ties} if ties else {}))
+
+    def add_node(self, name, op, args, inputs, path, frame, **attributes) -> Ref:
+        """Add op node `name` and infer its type (a failure is reported, the node an error node)."""
         loc = self.spec.locate(path)
-        value = self.graph.add_op(name, op, args, inputs, loc, frame.notes)
+        value = self.graph.add_op(name, op, args, inputs, loc, frame.notes, frozen=frame.frozen, **attributes)
         self.count(loc)
         problem = infer(self.graph, name)
         if problem:
             self.diagnostics.append(problem)
+        elif attributes.get("ties"):
+            problem = check_ties(self, name, path)
+            if problem:
+                self.graph.nodes[name]["kind"] = ERROR
+                self.diagnostics.append(problem)
         return value
 
     def merge(self, kind, default, path, sources, scope, frame) -> Ref:
@@ -306,8 +271,13 @@ class Expander:
         head = heads[0]
         if "merge" in item and head not in ("parallel", "residual"):
             raise self.fail(path + ("merge",), Code.BAD_KEY, "merge: belongs to parallel or residual items", key=True)
-        if item.get("inline") and (head in self.ops or "repeat" in item and "id" in item):
+        if item.get("inline") and (head in self.ops or head == SHARE or "repeat" in item and "id" in item):
             raise self.fail(path + ("inline",), Code.BAD_KEY, "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
+        if "tie" in item and head not in self.ops:
+            raise self.fail(path + ("tie",), Code.BAD_KEY, "tie: belongs to op items (it names parameters of the op's module)", key=True)
+        if "trainable" in item and head == SHARE:
+            raise self.fail(path + ("trainable",), Code.BAD_KEY, "trainable: belongs to the item that defines a shared module, "
+                            "not to a use of it", key=True)
         local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
         if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
             raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
@@ -319,24 +289,24 @@ class Expander:
         wanted = mods["from"] if isinstance(mods["from"], list) else [mods["from"]]
         found, missing = [], None
         for k, name in enumerate(wanted):
-            value = env.lookup(name) if isinstance(name, (str, int)) and not isinstance(name, bool) else None
-            if value is not None:
-                found.append(value)
-            elif missing is None:
-                where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
-                missing = self.fail(where, Code.UNKNOWN_ID, f"from: unknown id '{name}'{did_you_mean(name, env.visible())} "
-                                    "(from: names earlier items of this list or of an enclosing one)")
+            where = path + ("from", k) if isinstance(mods["from"], list) else path + ("from",)
+            try:
+                found.append(reference(self, name, env, where, "from"))
+            except Fail as f:
+                found += f.consumed or []
+                missing = missing or f
         if missing:
             missing.consumed = found
             raise missing
         return found
 
     def keep(self, mods, path, names) -> bool:
-        if "if" not in mods:
-            return True
-        value = self.evaluate(mods["if"], path + ("if",), names)
+        return "if" not in mods or self.flag(mods["if"], path + ("if",), names)
+
+    def flag(self, value, path, names) -> bool:
+        value = self.evaluate(value, path, names)
         if not isinstance(value, bool):
-            raise self.fail(path + ("if",), Code.TYPE, f"if: expected true or false, found {value!r}")
+            raise self.fail(path, Code.TYPE, f"{path[-1]}: expected true or false, found {value!r}")
         return value
 
     def repeat_count(self, spec, path, frame) -> tuple[int, object]:

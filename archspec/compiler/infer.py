@@ -35,33 +35,38 @@ def show_type(t: Type) -> str:
 def infer(graph, name: str) -> Diagnostic | None:
     """Set the `types` of op node `name` (and its args as the op binds them); or return the
     problem, the node made an error node."""
-    data = graph.nodes[name]
-    op = data["op"]
+    data = graph._node[name]  # networkx's own dict: the view costs more, once per node
+    op, args = data["op"], data["args"]
     ts = [graph.type_of(r) for r in graph.inputs_of(name)]
     try:
-        result = op.type(data["args"], ts)
-        types = result if isinstance(result, tuple) and all(isinstance(t, Type) for t in result) else (result,)
-        if len(types) != op.n_outputs(data["args"]) or not all(_valid(t) for t in types):
-            raise ShapeRuleError(f"{op.name}: its type rule gave {result!r}, not {op.n_outputs(data['args'])} "
+        result = op.type(args, ts)
+        types = (result,) if isinstance(result, Type) else result
+        if not isinstance(types, tuple) or len(types) != op.n_outputs(args) or not all(map(_valid, types)):
+            raise ShapeRuleError(f"{op.name}: its type rule gave {result!r}, not {op.n_outputs(args)} "
                                  "Type(shape, dtype, batched) (a bug in the op)")
-        types = tuple(Type(tuple(t.shape), t.dtype, t.batched) for t in types)
     except ShapeRuleError as e:
         return failed(graph, name, e)
-    problem = None
     for t in types:
-        if any(not isinstance(d, int) or isinstance(d, bool) for d in t.shape):
-            problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(t.shape)} holds a size that is "
-                                 "not an integer", list(data["notes"]))
-        elif any(d < 1 for d in t.shape):
-            problem = Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(t.shape)} has a size < 1", list(data["notes"]))
-        elif not fits(t.shape):
-            problem = Diagnostic(data["loc"], Code.TOO_LARGE, f"{op.name}: output shape has more than 2^63 - 1 elements, "
-                                 "more than a torch tensor can hold", list(data["notes"]))
+        problem = _bad_shape(op, t.shape, data)
         if problem:
             data["kind"] = ERROR
             return problem
-    data["types"] = types
-    data["args"] = op.bind(data["args"], ts)
+    data["types"] = types if all(type(t.shape) is tuple for t in types) else \
+        tuple(Type(tuple(t.shape), t.dtype, t.batched) for t in types)
+    data["args"] = op.bind(args, ts)
+    return None
+
+
+def _bad_shape(op, shape, data) -> Diagnostic | None:
+    for d in shape:
+        if type(d) is not int:
+            return Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(shape)} holds a size that is "
+                              "not an integer", list(data["notes"]))
+        if d < 1:
+            return Diagnostic(data["loc"], Code.SHAPE, f"{op.name}: output shape {show(shape)} has a size < 1", list(data["notes"]))
+    if not fits(shape):
+        return Diagnostic(data["loc"], Code.TOO_LARGE, f"{op.name}: output shape has more than 2^63 - 1 elements, "
+                          "more than a torch tensor can hold", list(data["notes"]))
     return None
 
 

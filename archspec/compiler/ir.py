@@ -6,22 +6,29 @@ op that reads one value twice (`add` of [x, x]; attention with query = key = val
 edge per input. Nodes are added in execution order; passes store their results on the nodes,
 as torch.fx passes store theirs in `node.meta`.
 
-Node key: an op's module path ("layer1.0.conv1"), a graph input's name, or "<error at
+Node key: an op's module path ("layer1.0.conv1", "class_token" for a parameter), a graph input's name, or "<error at
 FILE:LINE:COL>" for an item that failed. Node attributes, and who sets them:
     kind           INPUT, OP or ERROR (an item, or an op whose rules failed)   expansion
     op             the Op (None where an item failed before its op was known)  expansion
-    args           the op's evaluated, type-checked arguments                  expansion
+    args           the op's evaluated, type-checked arguments, then as op.bind
+                   leaves them for the torch side            expansion, type pass
     loc            the item's place in the spec                                expansion
     notes          the block call chain, innermost first, for diagnostics      expansion
+    frozen         made inside `trainable: false`                              expansion
+    shares         the node whose module this one uses again (`share:`)        expansion
+    ties           own parameter -> (node, its parameter or None) (`tie:`)     expansion
+    tied           the tied parameters' count, not this node's own          tie check
     types          one Type per output                      type pass (inputs: expansion)
-    params, macs   parameters, multiply-accumulates per sample                 count pass
+    params, macs   parameters (a shared or tied weight counted once), MACs
+                   per sample                                                  count pass
 Edge u -> v (its key is the input's index); attributes:
     index          the input's position among v's inputs
     role           what the input is to v's op (op.roles: "input", "inputs"; later "query", ...)
     output         which output of u it reads
 Graph attributes (graph.graph): "params" (the spec's params, resolved), "outputs" (the Refs
 the model returns), "blocks" (scope path -> (block name, its params) for each block call),
-"items" (an item's Loc -> what each expansion of it made: read it with items_made()).
+"items" (an item's Loc -> what each expansion of it made: read it with items_made()),
+"spare" (nodes whose output may go unread: a block's other declared outputs).
 """
 from __future__ import annotations
 
@@ -68,8 +75,9 @@ class Graph(nx.MultiDiGraph):
         self.add_node(name, kind=INPUT, op=None, args={}, loc=loc, notes=(), types=(type_,))
         return Ref(name)
 
-    def add_op(self, name: str, op, args: dict, inputs: list[Ref], loc, notes: tuple) -> Ref:
-        self.add_node(name, kind=OP, op=op, args=args, loc=loc, notes=notes)
+    def add_op(self, name: str, op, args: dict, inputs: list[Ref], loc, notes: tuple, **attributes) -> Ref:
+        """An op node; `attributes` are expansion's others (frozen, shares, ties: see above)."""
+        self.add_node(name, kind=OP, op=op, args=args, loc=loc, notes=notes, **attributes)
         self._connect(name, inputs, op.role)
         return Ref(name)
 

@@ -1,5 +1,6 @@
 """The two scopes of expansion: naming (module paths, numbered like nn.Sequential) and
-reference (the ids `from:` can see), plus the frame that carries expression names."""
+reference (the ids `from:` can see, and the module path each stands for, which dotted
+references walk into), plus the frame that carries expression names."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ class Frame:
     names: dict
     notes: tuple = ()
     blocks: tuple = ()
+    frozen: bool = False  # inside `trainable: false`: the parameters made here are frozen
 
 
 class Scope:
@@ -44,16 +46,21 @@ class Env:
     input: Ref
     parent: "Env | None" = None
     ids: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)  # id -> the module path of its item (None: none of its own)
 
     def lookup(self, name):
+        return self.find(name)[0]
+
+    def find(self, name) -> tuple[Ref | None, str | None]:
+        """(the value, the module path of the item) an id names here or in an enclosing list."""
         env = self
         while env is not None:
             if name in env.ids:
-                return env.ids[name]
+                return env.ids[name], env.paths.get(name)
             env = env.parent
         if name == "input":
-            return self.input
-        return None
+            return self.input, None
+        return None, None
 
     def visible(self) -> list:
         names, env = ["input"], self

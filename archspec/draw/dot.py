@@ -17,14 +17,15 @@ def to_dot(pic: Picture) -> str:
         '  edge [arrowsize=0.6, color="#555555", penwidth=0.9];',
     ]
     lines += _cluster(pic, pic.root, 1, _branch_rows(pic))
-    lines += [f"  {_q(a)} -> {_q(b)};" for a, b in pic.edges]
+    lines += [f"  {_q(a)} -> {_q(b)}" + (f' [label=<{_esc(label)}>, fontsize=9]' if label else "") + ";"
+              for a, b, label in pic.edges]
     return "\n".join(lines + ["}"]) + "\n"
 
 
 def _branch_rows(pic: Picture) -> list[list[str]]:
     """The first layers of parallel branches, in spec order (dot would reorder them freely)."""
     targets: dict[str, list[str]] = {}
-    for a, b in pic.edges:
+    for a, b, _ in pic.edges:
         if pic.boxes[b].kind in ("op", "block"):
             targets.setdefault(a, []).append(b)
     return [row for row in targets.values() if len(row) > 1]
@@ -51,8 +52,8 @@ def _node(box) -> str:
     fill, border = colours(box.family)
     title = title_markup(box, _esc)
     rows = [title] + [f'<font point-size="9">{_esc(d)}</font>' for d in box.details]
-    rows.append(f'<font color="#444444">{_esc(dims(box.shape))}</font>')
-    shape = {"merge": "ellipse", "input": "oval", "output": "oval"}.get(box.kind)
+    rows.append(f'<font color="#444444">{_esc(dims(box.type))}</font>')
+    shape = {"merge": "ellipse", "input": "oval", "output": "oval", "parameter": "cylinder", "buffer": "note"}.get(box.kind)
     extra = f", shape={shape}" if shape else ""
     if box.kind == "block":
         extra += ', style="rounded,filled,bold"'

@@ -18,7 +18,7 @@ def to_mermaid(pic: Picture) -> str:
         lines.append(f"  classDef {family} fill:{fill},stroke:{border},color:#111")
     counter = iter(range(1 << 30))
     lines += _cluster(pic, pic.root, ids, counter, 1)
-    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in pic.edges]
+    lines += [f"  {ids[a]} -->" + (f"|{_text(label)}|" if label else "") + f" {ids[b]}" for a, b, label in pic.edges]
     return "\n".join(lines) + "\n"
 
 
@@ -34,8 +34,9 @@ def _cluster(pic: Picture, cluster: Cluster, ids: dict, counter, depth: int) -> 
 
 def _node(box, node_id: str) -> str:
     title = title_markup(box, _text)
-    label = "<br/>".join([title, *(_text(d) for d in box.details), dims(box.shape)])
-    open_, close = {"merge": ("((", "))"), "input": ("([", "])"), "output": ("([", "])")}.get(box.kind, ("[", "]"))
+    label = "<br/>".join([title, *(_text(d) for d in box.details), _text(dims(box.type))])
+    open_, close = {"merge": ("((", "))"), "input": ("([", "])"), "output": ("([", "])"), "parameter": ("[(", ")]"),
+                    "buffer": ("[/", "/]")}.get(box.kind, ("[", "]"))
     return f'{node_id}{open_}"{label}"{close}:::{box.family}'
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archspec.compiler.ir import Ref
+from archspec.compiler.ir import Ref, Type
 from archspec.ops.base import REQUIRED
 
 
@@ -13,11 +13,15 @@ from archspec.ops.base import REQUIRED
 @dataclass
 class Box:
     id: str
-    kind: str  # "input", "op", "merge", "block" (a collapsed scope) or "output"
+    kind: str  # "input", "op", "merge", "parameter", "buffer", "block" (a collapsed scope) or "output"
     title: str
     details: list[str]
-    shape: tuple | None
+    type: Type | None
     family: str  # colour group: the op's family (conv, norm, activation, ...), or the kind
+
+    @property
+    def shape(self) -> tuple | None:
+        return self.type.shape if self.type else None
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Cluster:
 class Picture:
     title: str
     boxes: dict[str, Box]
-    edges: list[tuple[str, str]]
+    edges: list[tuple[str, str, str]]  # (from, to, label): the label names which output of several it carries
     root: Cluster
 
 
@@ -51,8 +55,12 @@ def title_markup(box, escape) -> str:
     return escape(box.title)
 
 
-def dims(shape) -> str:
-    return "×".join(str(d) for d in shape) if shape else "?"
+def dims(t) -> str:
+    """A value's type as a box shows it: 3×32×32, with its dtype unless float32 and `no batch`."""
+    if t is None:
+        return "?"
+    words = ([] if t.dtype == "float32" else [t.dtype]) + ([] if t.batched else ["no batch"])
+    return " ".join(["×".join(str(d) for d in t.shape) or "scalar", *words])
 
 
 def picture(report, depth: int | None = None) -> Picture:
@@ -64,8 +72,8 @@ def picture(report, depth: int | None = None) -> Picture:
     for name in report.input_shapes:
         rep[name] = name
     boxes: dict[str, Box] = {}
-    for name, shape in report.input_shapes.items():
-        boxes[name] = Box(name, "input", name, [], shape, "input")
+    for name, t in report.input_types.items():
+        boxes[name] = Box(name, "input", name, [], t, "input")
     members: dict[str, list] = {}
     for n in nodes:
         if rep[n] == n:
@@ -78,8 +86,8 @@ def picture(report, depth: int | None = None) -> Picture:
     for k, ref in enumerate(g.outputs):
         out = "output" if len(g.outputs) == 1 else f"output {k + 1}"
         boxes[out] = Box(out, "output", out if len(g.outputs) == 1 else f"output: {g.label(ref)}", [],
-                         g.shape_of(ref), "output")
-        edges.append((rep[ref.node], out))
+                         g.type_of(ref), "output")
+        edges.append((rep[ref.node], out, _output_label(g, ref)))
     title = _title(report)
     root = Cluster("", title)
     clusters = {"": root}
@@ -98,28 +106,41 @@ def _cut(name: str, depth: int | None) -> str:
     return name if depth is None or len(parts) <= depth else ".".join(parts[:depth])
 
 
-def _edges(g, rep) -> list[tuple[str, str]]:
+def _edges(g, rep) -> list[tuple[str, str, str]]:
     out = []
-    for u, v in g.edges():
+    for u, v, output in g.edges(data="output"):
         a, b = rep.get(u, u), rep.get(v, v)
         if a != b:
-            out.append((a, b))
+            out.append((a, b, _output_label(g, Ref(u, output)) if a == u else ""))
     return list(dict.fromkeys(out))
 
 
+def _output_label(g, ref: Ref) -> str:
+    """Which output an edge carries, where its node has several: the op's name for it, or its index."""
+    data = g.nodes[ref.node]
+    if len(data.get("types") or ()) < 2:
+        return ""
+    names = data["op"].outputs
+    return names[ref.output] if len(set(names)) == len(names) >= len(data["types"]) else str(ref.output)
+
+
 def _op_box(g, name: str) -> Box:
-    op = g.nodes[name]["op"]
+    data = g.nodes[name]
+    op = data["op"]
     local = name.rsplit(".", 1)[-1]
-    kind = "merge" if op.variadic else "op"
+    kind = "merge" if op.variadic else op.name if not op.roles else "op"  # parameters and buffers: boxes of their own
     title = op.name if local.isdigit() or local == op.name else f"{local}: {op.name}"
-    return Box(name, kind, title, _args(op, g.nodes[name]["args"]), g.shape_of(Ref(name)), op.family)
+    details = _args(op, data["args"]) + ([f"shares {data['shares']}"] if data.get("shares") else []) + \
+        [f"{own} = {node}{'.' + theirs if theirs else ''}" for own, (node, theirs) in data.get("ties", {}).items()] + \
+        (["frozen"] if data.get("frozen") and data.get("params") else [])
+    return Box(name, kind, title, details, g.type_of(Ref(name)), op.family)
 
 
 def _args(op, args: dict) -> list[str]:
     """The arguments that differ from their defaults (output channels show in the shape)."""
     shown = []
     for arg in op.args:
-        if arg.name == "out" or arg.name not in args:
+        if arg.name in ("out", "shape") or arg.name not in args:
             continue
         value = args[arg.name]
         if arg.default is not REQUIRED:
@@ -169,7 +190,7 @@ def _block_box(g, path: str, inside: list[str]) -> Box:
         same = len(set(called)) == 1 and len(called) == len(parts)
         what = f"{len(called)} × {called[0]}" if same else f"{len(inside)} layers"
     local = path.rsplit(".", 1)[-1]
-    return Box(path, "block", f"{local}: {what}", details + [f"{params:,} params"], g.shape_of(Ref(last)), "block")
+    return Box(path, "block", f"{local}: {what}", details + [f"{params:,} params"], g.type_of(Ref(last)), "block")
 
 
 def _exit_node(g, inside: list[str]) -> str | None:

@@ -16,6 +16,7 @@ COLOURS = {
     "reduction": ("#fde3ef", "#c2588a"),
     "nn": ("#e8eaf6", "#5c6bc0"),
     "block": ("#d9eeee", "#4a8a8a"),
+    "state": ("#fff2e0", "#b7791f"),
     "input": ("#ffffff", "#333333"),
     "output": ("#ffffff", "#333333"),
 }

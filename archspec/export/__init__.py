@@ -113,10 +113,3 @@ def _write_text(path: Path, text: str) -> None:
     except OSError as exc:
         raise ArchspecError(f"cannot write {path}: {exc.strerror or exc}") from None
 
-
-def example_inputs(report, batch: int = 2, seed: int = 0):
-    """Random inputs, one per spec input, with a batch dimension."""
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(batch, *shape, generator=gen) for shape in report.input_shapes.values())

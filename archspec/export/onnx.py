@@ -63,7 +63,7 @@ def to_onnx(module, report, path: Path, dynamo: bool = False, opset: int | None 
     onnx = require("onnx")
     import torch
 
-    from archspec.export import example_inputs
+    from archspec.compiler.emit import example_inputs
 
     if dynamo:
         require("onnxscript")
@@ -78,7 +78,8 @@ def to_onnx(module, report, path: Path, dynamo: bool = False, opset: int | None 
         kwargs.update(dynamic_shapes=tuple({0: batch} for _ in inputs), verbose=False,
                       external_data=size > SINGLE_FILE_LIMIT)
     else:
-        kwargs["dynamic_axes"] = {name: {0: "batch"} for name in inputs + outputs}
+        types = list(report.input_types.values()) + list(report.output_types.values())
+        kwargs["dynamic_axes"] = {name: {0: "batch"} for name, t in zip(inputs + outputs, types) if t.batched}
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("torch.onnx"):
             warnings.simplefilter("ignore")

@@ -11,7 +11,7 @@ from archspec.errors import ArchspecError
 def to_torchscript(module, report, path: Path) -> None:
     import torch
 
-    from archspec.export import example_inputs
+    from archspec.compiler.emit import example_inputs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.export

@@ -18,7 +18,7 @@ def max_difference(exported, batches=(1, 3)) -> float:
     """The largest absolute difference between the file's outputs and the module's."""
     import torch
 
-    from archspec.export import example_inputs
+    from archspec.compiler.emit import example_inputs
 
     run = RUNNERS[exported.format](exported)
     worst = 0.0

@@ -30,9 +30,12 @@ class ExprError(Exception):
 
 @dataclass(frozen=True)
 class InputShape:
-    """What `input` means in an expression: the item's input shape (batch excluded)."""
+    """What `input` means in an expression: the item's input value, its shape (batch excluded),
+    its dtype and whether it has a batch dim."""
 
     shape: tuple
+    dtype: str = "float32"
+    batched: bool = True
 
     def attribute(self, name: str):
         s = self.shape
@@ -40,6 +43,8 @@ class InputShape:
             return list(s)
         if name == "rank":
             return len(s)
+        if name in ("dtype", "batched"):
+            return getattr(self, name)
         if name == "c" and len(s) >= 1:
             return s[0]
         if name == "w" and len(s) >= 2:
@@ -49,8 +54,8 @@ class InputShape:
         if name == "d" and len(s) >= 4:
             return s[-3]
         if name in ("c", "h", "w", "d"):
-            raise ExprError(f"input.{name} is not defined for an input of shape {list(s)}")
-        raise ExprError(f"input has no attribute '{name}' (use c, h, w, d, shape or rank)")
+            raise ExprError(f"input.{name} is not defined for an input of shape {list(s)} (input.shape[k] reads any dim)")
+        raise ExprError(f"input has no attribute '{name}' (use c, h, w, d, shape, rank, dtype or batched)")
 
 
 def _check_number(value):
@@ -94,9 +99,16 @@ COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
+def _sum(values, start=0):
+    if isinstance(values, str) or isinstance(start, (str, list, tuple)):
+        raise ExprError("sum adds numbers: sum([1, 2]) or sum(depths[:i])")
+    return sum(values, start)
+
+
 FUNCTIONS = {
     "min": min, "max": max, "int": int, "float": float, "round": _round, "abs": abs, "len": len,
-    "ceil": math.ceil, "floor": math.floor,
+    "ceil": math.ceil, "floor": math.floor, "sum": _sum, "any": any, "all": all,
+    "log": math.log, "log2": math.log2, "exp": math.exp, "sqrt": math.sqrt,
 }
 CONSTANTS = {"true": True, "false": False, "True": True, "False": False, "null": None, "None": None}
 
@@ -245,7 +257,7 @@ class _Evaluator:
     @staticmethod
     def _apply(fn, *args):
         if any(isinstance(a, InputShape) for a in args):
-            raise ExprError("input is a shape: use input.c, input.h, input.w or input.shape")
+            raise ExprError("input is a value: use input.c, input.h, input.w, input.shape or input.dtype")
         try:
             return fn(*args)
         except ExprError:

@@ -9,9 +9,11 @@ from archspec.errors import Code, Diagnostic
 from archspec.ops import merges, registry
 
 COMBINATORS = ("layers", "parallel", "residual", "dense")
-ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge")
+SHARE = "share"  # the item head that applies an earlier item's module again
+ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge", "trainable", "tie")
 TOP_KEYS = ("archspec", "name", "doc", "input", "params", "blocks", "layers", "outputs", "train")
-BLOCK_KEYS = ("params", "doc", "merge") + COMBINATORS
+BLOCK_KEYS = ("params", "doc", "merge", "inputs", "outputs") + COMBINATORS
+DTYPE_NAMES = ("float32", "int64", "bool")
 
 EXPR = {"type": "string", "pattern": r"\$", "description": "an expression: $name or ${...}"}
 NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
@@ -52,10 +54,14 @@ def spec_schema() -> dict:
     }
     item_props = {
         "id": {"$ref": "#/$defs/id"},
-        "from": {"anyOf": [{"$ref": "#/$defs/id"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/id"}}]},
+        "from": {"anyOf": [{"$ref": "#/$defs/ref"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/ref"}}]},
         "repeat": {"$ref": "#/$defs/repeat"},
         "if": {"anyOf": [{"type": "boolean"}, EXPR]},
         "inline": {"type": "boolean"},
+        "trainable": {"anyOf": [{"type": "boolean"}, EXPR], "description": "false: freeze the parameters made inside"},
+        "tie": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9_.]+$"},
+                "description": "parameter -> the path of another item's parameter it is (wte.weight)"},
+        SHARE: {**{"$ref": "#/$defs/ref"}, "description": "apply an earlier item's module again (one set of weights)"},
         **body,
         **{name: _op_schema(op) for name, op in sorted(ops.items())},
     }
@@ -71,17 +77,24 @@ def spec_schema() -> dict:
             "archspec": {"const": 1, "description": "format version"},
             "name": {"type": "string"},
             "doc": {"type": "string"},
-            "input": {"anyOf": [{"$ref": "#/$defs/shape"}, {"type": "object", "minProperties": 1,
-                                                            "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/shape"}}]},
+            "input": {"anyOf": [{"$ref": "#/$defs/shape"}, {"type": "object", "minProperties": 1, "propertyNames": NAME,
+                                                            "additionalProperties": {"$ref": "#/$defs/typed_input"}}]},
             "params": {"type": "object", "propertyNames": NAME},
             "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/block"}},
             "layers": items_ref,
-            "outputs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/id"}},
+            "outputs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/ref"}},
             "train": {"type": "object", "description": "the default recipe of `archspec train`"},
         },
         "$defs": {
             "shape": {"type": "array", "minItems": 1, "items": _int(1)},
+            "typed_input": {"anyOf": [{"$ref": "#/$defs/shape"}, {
+                "type": "object", "required": ["shape"], "additionalProperties": False,
+                "properties": {"shape": {"$ref": "#/$defs/shape"}, "dtype": {"anyOf": [{"enum": list(DTYPE_NAMES)}, EXPR]},
+                               "range": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"anyOf": [{"type": "integer"}, EXPR]},
+                                         "description": "int inputs: [low, high), the values example inputs take"}}}]},
             "id": {"anyOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, {"type": "integer", "minimum": 0}]},
+            "ref": {"anyOf": [{"$ref": "#/$defs/id"}, {"type": "string", "pattern": r"^[A-Za-z_0-9][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$",
+                                                       "description": "a dotted path: an entry inside a scope, or an output index"}]},
             "repeat": {"anyOf": [_int(0), {"type": "object", "required": ["times"], "additionalProperties": False,
                                            "properties": {"times": _int(0), "id": {"type": "string"}}}]},
             "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}},
@@ -89,7 +102,11 @@ def spec_schema() -> dict:
                                       "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object"}]}}]},
             "block": {
                 "type": "object", "additionalProperties": False,
-                "properties": {"doc": {"type": "string"}, "params": {"type": "object", "propertyNames": NAME}, **body},
+                "properties": {"doc": {"type": "string"}, "params": {"type": "object", "propertyNames": NAME},
+                               "inputs": {"type": "array", "minItems": 1, "items": NAME,
+                                          "description": "names of the block's inputs (default: one, `input`)"},
+                               "outputs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/ref"},
+                                           "description": "ids the call gives; the first goes down the chain"}, **body},
             },
         },
     }
@@ -209,7 +226,8 @@ def _expected(schema: dict) -> str:
         if "$ref" in option:
             ref = option["$ref"].rsplit("/", 1)[-1]
             parts.append({"layers": "a list of items", "item": "an item", "id": "an id", "shape": "a shape (list of sizes)",
-                          "repeat": "a count"}.get(ref, ref))
+                          "repeat": "a count", "ref": "an id or a dotted path (a.b, split.0)",
+                          "typed_input": "a shape or {shape, dtype}"}.get(ref, ref))
         elif "$" in option.get("pattern", ""):
             parts.append("an expression ($name or ${...})")
         elif "enum" in option:

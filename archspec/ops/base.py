@@ -188,7 +188,8 @@ class IntList(ArgType):
         self.fail(value)
 
     def schema(self):
-        return {"anyOf": [{"type": "array", "items": {"type": "integer"}, "minItems": self.min_items}, EXPR_SCHEMA]}
+        item = {"anyOf": [{"type": "integer"}, EXPR_SCHEMA]}  # each size may be an expression: ["${input.c}", 1, 1]
+        return {"anyOf": [{"type": "array", "items": item, "minItems": self.min_items}, EXPR_SCHEMA]}
 
 
 class Optional(ArgType):
@@ -280,8 +281,15 @@ class Op:
         return a
 
     # ---- counts (pure Python) --------------------------------------------------------------
+    def weights(self, a: dict, xs: list[Shape]) -> dict[str, tuple] | None:
+        """The parameters of the op's module by name and shape, as torch names them
+        (`{"weight": (out, in), "bias": (out,)}`): what `tie:` checks; None when the op does
+        not say (then its parameters cannot be tied, and it gives `params` itself)."""
+        return None
+
     def params(self, a: dict, xs: list[Shape]) -> int:
-        return 0
+        """The parameter count: by default the sum of `weights`, else 0."""
+        return sum(prod(shape) for shape in (self.weights(a, xs) or {}).values())
 
     def macs(self, a: dict, xs: list[Shape], out: Shape) -> int:
         """Multiply-accumulates per sample; `out` is the (first) output's shape."""
@@ -307,7 +315,9 @@ class Op:
     def unpack(self, a: dict, y, n: int) -> tuple:
         """The node's n outputs from what module() or apply() returned: y itself for one, its
         items for several. An op whose module nests them (nn.LSTM's (output, (h_n, c_n)))
-        indexes deeper; `y` may be a traced value or the text of one, so index it only."""
+        indexes deeper, and may call tensor methods (`y[1][0].transpose(0, 1)`, to put a batch
+        first); `y` is a traced value, or a stand-in that writes the Python export's text, so
+        index it and call methods on it only."""
         return (y,) if n == 1 else tuple(y[k] for k in range(n))
 
     # ---- naming ------------------------------------------------------------------------------

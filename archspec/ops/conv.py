@@ -84,8 +84,8 @@ class Conv(Op):
             )
         return (a["out"], *((p - e) // s + 1 for p, e, s in zip(padded, effective, a["stride"])))
 
-    def params(self, a, xs):
-        return a["out"] * (xs[0][0] // a["groups"]) * prod(a["kernel"]) + (a["out"] if a["bias"] else 0)
+    def weights(self, a, xs):
+        return {"weight": (a["out"], xs[0][0] // a["groups"], *a["kernel"]), **({"bias": (a["out"],)} if a["bias"] else {})}
 
     def macs(self, a, xs, out):
         return prod(out[1:]) * prod(a["kernel"]) * a["out"] * (xs[0][0] // a["groups"])
@@ -135,8 +135,8 @@ class ConvTranspose(Op):
             )
         return (a["out"], *out)
 
-    def params(self, a, xs):
-        return xs[0][0] * (a["out"] // a["groups"]) * prod(a["kernel"]) + (a["out"] if a["bias"] else 0)
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0], a["out"] // a["groups"], *a["kernel"]), **({"bias": (a["out"],)} if a["bias"] else {})}
 
     def macs(self, a, xs, out):
         return prod(xs[0][1:]) * prod(a["kernel"]) * xs[0][0] * (a["out"] // a["groups"])

@@ -9,6 +9,7 @@ from archspec.ops.base import Arg, Bool, Int, Op, ShapeRuleError, prod
 class Linear(Op):
     name = "linear"
     family = "linear"
+    batch_free = True  # it acts on the last dim: a learnable table may go through it
     doc = "Affine map of the last dim: (..., in) -> (..., out) (torch.nn.Linear)."
     main_arg = "out"
     args = (
@@ -22,8 +23,8 @@ class Linear(Op):
             raise ShapeRuleError(f"{self.name}: expects input of rank >= 1 (..., features), found {list(x)}")
         return (*x[:-1], a["out"])
 
-    def params(self, a, xs):
-        return xs[0][-1] * a["out"] + (a["out"] if a["bias"] else 0)
+    def weights(self, a, xs):
+        return {"weight": (a["out"], xs[0][-1]), **({"bias": (a["out"],)} if a["bias"] else {})}
 
     def macs(self, a, xs, out):
         return prod(xs[0]) * a["out"]

@@ -3,7 +3,7 @@ never from arguments, so a spec cannot get them out of step with the layer befor
 from __future__ import annotations
 
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, Bool, Float, Int, Op, Optional, ShapeRuleError, prod
+from archspec.ops.base import EXPR_SCHEMA, Arg, Bool, Float, Int, Op, Optional, ShapeRuleError
 from archspec.ops.conv import sizes
 from archspec.ops.reshape import batch_dim
 
@@ -49,8 +49,8 @@ class BatchNorm(Op):
             raise ShapeRuleError(f"{self.name}: expects input {self.layout}, found {list(x)} (rank {len(x)})")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn
@@ -94,10 +94,11 @@ class LayerNorm(Op):
         """The normalized shape: the trailing `dims` dims, or the size of `dim`."""
         return (x[batch_dim(self.name, a["dim"], x) - 1],) if a["dim"] is not None else tuple(x[-a["dims"]:])
 
-    def params(self, a, xs):
+    def weights(self, a, xs):
         if not a["elementwise_affine"]:
-            return 0
-        return prod(self.normalized(a, xs[0])) * (2 if a["bias"] else 1)
+            return {}
+        shape = self.normalized(a, xs[0])
+        return {"weight": shape, **({"bias": shape} if a["bias"] else {})}
 
     def module(self, a, xs):
         from torch import nn
@@ -131,8 +132,8 @@ class GroupNorm(Op):
             raise ShapeRuleError(f"{self.name}: input channels {x[0]} not divisible by groups {a['groups']}")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn
@@ -161,8 +162,8 @@ class InstanceNorm2d(Op):
             raise ShapeRuleError(f"{self.name}: needs more than one spatial element per channel, found {sizes(x[1:])}")
         return tuple(x)
 
-    def params(self, a, xs):
-        return 2 * xs[0][0] if a["affine"] else 0
+    def weights(self, a, xs):
+        return {"weight": (xs[0][0],), "bias": (xs[0][0],)} if a["affine"] else {}
 
     def module(self, a, xs):
         from torch import nn

@@ -106,7 +106,7 @@ class Reshape(Op):
         return tuple(target)
 
     def apply(self, a, x):
-        return x.flatten(1).unflatten(1, a["shape"])
+        return x.reshape(x.size(0), *a["shape"])  # unflatten would give ONNX a fixed batch after it
 
     def python(self, a, xs):
         return f"{xs[0]}.reshape({xs[0]}.size(0), {', '.join(map(str, a['shape']))})"

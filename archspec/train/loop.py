@@ -120,7 +120,7 @@ class Trainer:
         self.net, self.eval_net = dist.wrap(self.model, recipe, device)
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
-        self.optimizer = build_optimizer(self.model.parameters(), recipe)
+        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], recipe)  # frozen weights stay put
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
         self.scaler = grad_scaler(recipe["amp"], device)
         self.loss_fn = build_loss(recipe)

@@ -43,7 +43,7 @@ def test_ops_json_describes_one_op():
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
         "name": "linear", "doc": registry()["linear"].doc, "category": "linear", "inputs": 1, "roles": ["input"],
-        "main_arg": "out",
+        "outputs": ["output"], "dtypes": ["float32"], "batch_free": True, "main_arg": "out",
         "args": [{"name": "out", "type": "a positive integer", "required": True, "doc": "output features"},
                  {"name": "bias", "type": "true or false", "required": False, "default": True, "doc": "add a learnable bias"}],
         "plugin": None, "checked_by_forward": False}

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+import archspec
 from archspec import ops, plugins
 from archspec.compiler.emit import emit
 from archspec.compiler.infer import infer
 from archspec.compiler.ir import Graph, Ref, Type
 from archspec.errors import Loc
-from archspec.ops.base import Arg, InputError, IntList, Op
+from archspec.ops.base import Arg, InputError, Int, IntList, Op
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-an-op.md"
 HERE = Loc("spec", 1, 1)
@@ -26,6 +27,7 @@ def doc_op(name: str) -> Op:
     text = DOC.read_text(encoding="utf-8")
     code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if f'name = "{name}"' in block)
     exec(compile(code, str(DOC), "exec"), {"__name__": "adding_an_op"})
+    plugins._schema_changed()  # the JSON Schema lists ops with their arguments
     return ops.get(name)
 
 
@@ -93,3 +95,89 @@ def test_an_op_with_outputs_decided_by_its_args_and_one_without_inputs_are_emitt
     first, total = module(x)
     torch.testing.assert_close(first, x[..., :2])
     torch.testing.assert_close(total, x[..., 4:] + torch.arange(4.0).reshape(2, 2))
+
+
+class Recurrent(Op):
+    """nn.LSTM as an op of three outputs: its module nests them, (output, (h_n, c_n)), and puts
+    the batch second in h_n and c_n: `unpack` indexes deeper and moves the batch first."""
+
+    name = "recurrent_like"
+    family = "recurrent"
+    args = (Arg("hidden", Int(1), doc="hidden size"),)
+    outputs = ("output", "h_n", "c_n")
+
+    def type(self, a, ts):
+        self.check_inputs(ts)
+        length, _ = ts[0].shape
+        return Type((length, a["hidden"])), Type((1, a["hidden"])), Type((1, a["hidden"]))
+
+    def weights(self, a, xs):
+        h, f = a["hidden"], xs[0][-1]
+        return {"weight_ih_l0": (4 * h, f), "weight_hh_l0": (4 * h, h), "bias_ih_l0": (4 * h,), "bias_hh_l0": (4 * h,)}
+
+    def module(self, a, xs):
+        return torch.nn.LSTM(xs[0][-1], a["hidden"], batch_first=True)
+
+    def unpack(self, a, y, n):
+        return y[0], y[1][0].transpose(0, 1), y[1][1].transpose(0, 1)
+
+
+RECURRENT = """\
+archspec: 1
+name: recurrent
+input: [5, 3]
+layers:
+  - {id: rnn, recurrent_like: {hidden: 4}}
+  - {id: head, linear: 2, from: rnn.1}
+outputs: [rnn, head, rnn.2]
+"""
+
+
+class Nested(Op):
+    """A function with nested outputs, so that the Python export's text of `unpack` is run too
+    (nn.LSTM has no constructor the Python export can read back: that is the recurrent ops' part)."""
+
+    name = "nested_like"
+    family = "reshape"
+    outputs = ("same", "doubled", "flipped")
+
+    def type(self, a, ts):
+        self.check_inputs(ts)
+        return ts[0], ts[0], Type(tuple(reversed(ts[0].shape)))
+
+    def apply(self, a, x):
+        return x, (x * 2, x)
+
+    def python(self, a, xs):
+        return f"({xs[0]}, ({xs[0]} * 2, {xs[0]}))"
+
+    def unpack(self, a, y, n):
+        return y[0], y[1][0], y[1][1].transpose(1, 2)
+
+
+@pytest.mark.parametrize("fmt", ["python", "torchscript", "onnx"])
+def test_an_op_whose_module_nests_its_outputs_is_unpacked_alike_everywhere(fmt, tmp_path):
+    from archspec.export import export
+    from archspec.export.verify import TOLERANCE, max_difference
+
+    spec = tmp_path / "recurrent.yaml"
+    spec.write_text(RECURRENT if fmt != "python" else RECURRENT.replace("recurrent_like: {hidden: 4}", "nested_like")
+                    .replace("linear: 2, from: rnn.1", "linear: 2, from: rnn.2"))
+    with plugins.restoring():
+        plugins.register_op(Recurrent())
+        plugins.register_op(Nested())
+        if fmt == "python":
+            done = export(spec, fmt, tmp_path / "nested.py")
+            assert max_difference(done, batches=(1, 3)) <= TOLERANCE
+            assert "result = " in done.path.read_text() and ".transpose(1, 2)" in done.path.read_text()
+            return
+        module = archspec.build(str(spec))
+        x = torch.randn(2, 5, 3)
+        out, head, c_n = module(x)
+        want, (h, c) = module.rnn(x)
+        torch.testing.assert_close(out, want)
+        torch.testing.assert_close(head, module.head(h.transpose(0, 1)))
+        torch.testing.assert_close(c_n, c.transpose(0, 1))
+        assert module.report.params == sum(p.numel() for p in module.parameters())
+        done = export(spec, fmt, tmp_path / f"recurrent.{fmt}")
+        assert max_difference(done, batches=(1, 3)) <= TOLERANCE

@@ -55,7 +55,7 @@ def test_build_raises_a_typed_error(path):
 def test_block_errors_name_the_call_chain():
     path = next(p for p in INVALID if p.stem == "add_shape_mismatch")
     (d,) = archspec.check(str(path)).diagnostics
-    assert d.message == "add: input shapes differ: layer1.bn2 is [32, 16, 16], layer1.short is [16, 32, 32]"
+    assert d.message == "add: input shapes do not broadcast: layer1.bn2 is [32, 16, 16], layer1.short is [16, 32, 32]: dim 1 is 32 vs 16, dim 2 is 16 vs 32, dim 3 is 16 vs 32; make each dim equal, or 1 in all inputs but one"
     assert d.notes[0] == "at node 'layer1.6': inputs layer1.bn2 is [32, 16, 16], layer1.short is [16, 32, 32]"
     assert d.notes[1] == f"in block 'basic' called at {path}:19:5 (layer1)"
 

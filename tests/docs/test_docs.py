@@ -12,7 +12,7 @@ import yaml
 
 import archspec
 from archspec import plugins
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS, TOP_KEYS
+from archspec.lang.schema import BLOCK_KEYS, COMBINATORS, ITEM_KEYS, SHARE, TOP_KEYS
 from archspec.ops import merges
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,11 +72,12 @@ def test_the_reference_has_an_example_of_every_construct():
         walk(data, keys, strings)
     raw = "\n".join(text for page, _, text in EXAMPLES if page == reference)
     assert set(TOP_KEYS) <= top
-    assert set(ITEM_KEYS) | set(COMBINATORS) | {"body", "shortcut", "times"} <= keys
-    assert set(merges()) <= keys | strings
+    assert set(ITEM_KEYS) | set(COMBINATORS) | set(BLOCK_KEYS) | {"body", "shortcut", "times", SHARE} <= keys
+    assert set(merges()) | {"parameter", "buffer", "dtype", "range", "persistent", "init"} <= keys | strings
     assert any(isinstance(d.get("input"), dict) for d in examples), "named inputs"
     assert "required" in strings, "a required block param"
-    for feature in ("$", "${", "${i", "input.c", "input.h", "if:", "inline: true", "[0]}", "min(", " if ", " else "):
+    for feature in ("$", "${", "${i", "input.c", "input.h", "if:", "inline: true", "[0]}", "min(", " if ", " else ",
+                    "input.shape[-1]", "sum(", "log(", "all(", "${skip.c}", "backbone.d1.features", "trainable: false"):
         assert feature in raw, feature
 
 

@@ -171,3 +171,27 @@ def test_cli_broken_spec(tmp_path):
     bad.write_text("archspec: 1\ninput: [1, 8, 8]\nlayers:\n  - {conv2d: {out: 4, kernel: 9}}\n")
     result = run(bad)
     assert result.exit_code == 1 and f"{bad}:4:5: error: conv2d: kernel 9x9" in result.output
+
+
+def test_tensors_are_boxes_of_their_own_and_edges_name_the_output_they_carry():
+    """Parameters and buffers get their own shapes in dot and mermaid; an edge from an op with
+    several outputs says which; types show their dtype and `no batch`."""
+    from tests.compiler.test_contract import doc_op
+
+    from archspec import plugins
+
+    report = archspec.check(ROOT / "tests/fixtures/typed.yaml")
+    dot = draw(report, "dot")
+    assert re.search(r'^\s*"cls" \[label=<.*1×1×6 no batch.*shape=cylinder', dot, re.M)
+    assert re.search(r'^\s*"pos" \[label=<.*5×6 no batch.*shape=note', dot, re.M)
+    assert re.search(r'^\s*"ids" \[label=<.*5 int64', dot, re.M) and "shares frozen" in dot and "frozen" in dot
+    mermaid = draw(report, "mermaid")
+    assert re.search(r'\[\("<b>cls</b>: parameter', mermaid) and re.search(r'\[/"<b>pos</b>: buffer', mermaid)
+    spec = "archspec: 1\ninput: [6]\nlayers:\n  - {id: parts, halves: 2}\n  - {add, from: [parts.1, parts.0]}\n"
+    with plugins.restoring():
+        doc_op("halves")
+        report = archspec.check(spec)
+    assert report.ok
+    dot, mermaid = draw(report, "dot"), draw(report, "mermaid")
+    assert '"parts" -> "1" [label=<1>, fontsize=9];' in dot and '"parts" -> "1" [label=<0>, fontsize=9];' in dot
+    assert len(re.findall(r"^\s*n\d+ -->\|[01]\| n\d+$", mermaid, re.M)) == 2

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
 from hypothesis import given
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import archspec  # noqa: E402
+from archspec.compiler.emit import example_inputs  # noqa: E402
 from fuzz_budget import fuzz_settings  # noqa: E402
 from fuzz_mutations import broken_specs  # noqa: E402
 
@@ -38,8 +38,7 @@ def test_broken_spec_is_checked_or_located(text):
     assert report.ok, text
     if report.activation_bytes < 50_000_000:
         spec = archspec.load(text)
-        shapes = [tuple(s) for s in report.input_shapes.values()]
-        y = module(*(torch.randn(2, *s) for s in shapes))
+        y = module(*example_inputs(report, batch=2))
         outputs = list(report.output_shapes.values())
         got = [tuple(t.shape[1:]) for t in (y if isinstance(y, tuple) else (y,))]
         assert got == [tuple(o) for o in outputs], f"{spec.name}\n{text}"

@@ -55,6 +55,21 @@ def test_needed_bytes_counts_weights_copies_and_a_batch_of_activations():
     assert resources.needed_bytes(report, batch=64, param_copies=4) == 1930 * 16 + 64 * report.activation_bytes
 
 
+def test_a_huge_buffer_is_refused_before_it_exists():
+    """Buffers are no parameters, but they take memory once: 2^40 int64 elements (8 TiB) are
+    refused by the memory guard, not allocated."""
+    spec = ("archspec: 1\ninput: [4]\nlayers:\n  - {id: table, buffer: {shape: [1048576, 1048576], dtype: int64}}\n"
+            "  - {id: used, identity, from: table}\n  - {id: sum, add, from: [input, input]}\noutputs: [used, sum]\n")
+    report = archspec.check(spec)
+    assert report.ok and report.params == 0 and report.fixed_bytes == 2 * 8 * 2**40
+    start = time.perf_counter()
+    with pytest.raises(archspec.ResourceError, match=r"\+ 16384.00 GiB of buffers\) but cpu has") as info:
+        archspec.build(spec)
+    assert time.perf_counter() - start < 5
+    (d,) = info.value.diagnostics
+    assert (d.loc.line, d.code, d.notes) == (4, "out-of-memory", ["the largest buffer is 'table' (buffer) of shape [1048576, 1048576]"])
+
+
 def test_check_warns_when_this_machine_could_not_build_it(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "free_bytes", lambda device="cpu": 1000)
     path = tmp_path / "small.yaml"

@@ -15,6 +15,9 @@ NAMES = {"planes": 64, "stride": 2, "i": 3, "input": InputShape((32, 28, 28)), "
     ("input.h * input.w", 784), ("input.rank", 3), ("max(planes, 100)", 100), ("min(1, 2, 0)", 0), ("ceil(7 / 2)", 4),
     ("floor(7 / 2)", 3), ("round(2.6)", 3), ("int(planes / 3)", 21), ("len([1, 2])", 2), ("abs(-3)", 3),
     ("act == 'relu'", True), ("true and False", False), ("'a' in act", False), ("'r' in act", True),
+    ("input.shape[-1]", 28), ("input.shape[-3]", 32), ("input.dtype", "float32"), ("input.batched", True),
+    ("sum([1, 2, 3][:i - 1])", 3), ("sum([0.5, 1])", 1.5), ("any([0, stride > 1])", True), ("all([1, planes > 64])", False),
+    ("round(log(planes) / log(2))", 6), ("log2(planes)", 6.0), ("exp(0)", 1.0), ("sqrt(planes)", 8.0),
 ])
 def test_values_match_python(text, value):
     assert evaluate(text, NAMES) == value
@@ -36,13 +39,18 @@ def test_values_match_python(text, value):
     ("[0] * 100000", "result too long"),
     ("1 / 0", "division by zero"),
     ("plane", "unknown name 'plane' (did you mean 'planes'?)"),
-    ("input + 1", "input is a shape"),
+    ("input + 1", "input is a value"),
     ("input.x", "input has no attribute 'x'"),
     ("min", "'min' is a function"),
     ("max(key=1)", "keyword arguments are not allowed"),
     ("1 +", "invalid expression"),
     ("x" * 2000, "expression too long"),
     ("(" * 300 + ")" * 300, "nested"),
+    ("log(0)", "math domain error"),
+    ("exp(1000)", "range"),
+    ("sum('ab')", "sum adds numbers"),
+    ("sum([[1], [2]], [])", "sum adds numbers"),
+    ("input.shape[5]", "index out of range"),
 ])
 def test_refusals_are_errors_with_reasons(text, message):
     with pytest.raises(ExprError) as info:
@@ -55,6 +63,10 @@ def test_input_dims_follow_the_shape_rank():
     with pytest.raises(ExprError, match=r"input.h is not defined for an input of shape \[10\]"):
         evaluate("input.h", {"input": InputShape((10,))})
     assert evaluate("input.d", {"input": InputShape((4, 8, 16, 16))}) == 8
+    tokens = {"input": InputShape((16,), "int64")}
+    assert evaluate("input.dtype == 'int64' and input.shape[-1] == 16", tokens) is True
+    with pytest.raises(ExprError, match=r"input.w is not defined .* \(input.shape\[k\] reads any dim\)"):
+        evaluate("input.w", tokens)
 
 
 @pytest.mark.parametrize("value, result", [

@@ -205,7 +205,8 @@ async def test_break_then_fix_keeps_the_valid_part_and_recovers(client):
     broken = text.replace("{out: 32, kernel: 1, stride: 2}", "{out: 32, kernel: 1, stride: 1}")
     found = await change(client, uri, 2, broken)
     assert [(d.range.start.line, d.message) for d in found] == \
-        [(where(broken, "{id: sum")[0], "add: input shapes differ: down.2 is [32, 16, 16], skip is [32, 32, 32]")]
+        [(where(broken, "{id: sum")[0], "add: input shapes do not broadcast: down.2 is [32, 16, 16], skip is [32, 32, 32]: "
+                                             "dim 2 is 16 vs 32, dim 3 is 16 vs 32; make each dim equal, or 1 in all inputs but one")]
     after = await hints(client, uri)
     assert (after[stem], after[down], after[skip]) == (before[stem], before[down], "[32, 32, 32]")  # the valid part keeps its shapes
     assert where(broken, "{id: sum")[0] not in after  # the failed item has none

@@ -132,8 +132,11 @@ def test_op_agrees_with_torch(name, op_strategies, data):
         n_params = sum(p.numel() for p in module.parameters()) if module is not None else 0
     shapes = [t.shape for t in ts]
     assert op.params(bound, shapes) == n_params
-    if isinstance(module, torch.nn.Module) and not getattr(op, "checked_by_forward", False):
-        module.eval()  # a forward-checked op counts in training mode, as its probe runs (attention differs in eval)
+    if isinstance(module, torch.nn.Module):
+        weights = op.weights(bound, shapes)
+        assert weights is None or weights == {k: tuple(p.shape) for k, p in module.named_parameters()}
+        if not getattr(op, "checked_by_forward", False):
+            module.eval()  # a forward-checked op counts in training mode, as its probe runs (attention differs in eval)
     assert op.macs(bound, shapes, out[0].shape) * 2 == flops(op, bound, fn, ts, len(out))
 
 
@@ -159,7 +162,7 @@ def test_the_merges_come_from_the_registry():
     """The ops `merge:` may name are the variadic ones, in the order docs/spec-language.md gives them."""
     from archspec.lang.schema import spec_schema
 
-    assert ops.merges() == ("concat", "add", "mul", "max", "mean", "stack")
+    assert ops.merges() == ("concat", "add", "sub", "mul", "div", "max", "min", "mean", "stack")
     assert all(ops.get(name).variadic and ops.get(name).family == "merge" for name in ops.merges())
     assert spec_schema()["$defs"]["item"]["anyOf"][1]["properties"]["merge"]["anyOf"][0]["enum"] == list(ops.merges())
 
@@ -198,7 +201,7 @@ def rule(name, xs, **given):
     op = ops.get(name)
     a, problems = op.check_args(given)
     assert not problems
-    return op, a, op.shape(a, xs)
+    return op, a, outputs_of(op.type(a, typed(xs)))[0].shape
 
 
 @pytest.mark.parametrize("name, args, xs, out, params, macs", [
@@ -235,8 +238,9 @@ def test_hand_computed(name, args, xs, out, params, macs):
     ("conv2d", {"out": 6, "kernel": 3, "groups": 2}, [(3, 8, 8)], "input channels 3 not divisible by groups 2"),
     ("conv2d", {"out": 6, "kernel": 3, "stride": 2, "padding": "same"}, [(3, 8, 8)], "padding 'same' needs stride 1"),
     ("maxpool2d", {"kernel": 2, "padding": 2}, [(3, 8, 8)], "padding 2x2 is more than half the kernel 2x2"),
-    ("add", {}, [(128, 28, 28), (64, 56, 56)], "add: input shapes differ: [128, 28, 28], [64, 56, 56]"),
-    ("mul", {}, [(64, 1, 1), (64, 28, 28), (64, 28, 28)], "mul: input shapes differ: [64, 1, 1], [64, 28, 28], [64, 28, 28]"),
+    ("add", {}, [(128, 28, 28), (64, 56, 56)], "add: input shapes do not broadcast: [128, 28, 28], [64, 56, 56]: "
+     "dim 1 is 128 vs 64, dim 2 is 28 vs 56, dim 3 is 28 vs 56; make each dim equal, or 1 in all inputs but one"),
+    ("mul", {}, [(8, 4, 4), (8, 2, 1)], "mul: input shapes do not broadcast: [8, 4, 4], [8, 2, 1]: dim 2 is 4 vs 2;"),
     ("mean", {}, [(3,)], "mean: needs at least 2 inputs, found 1"),
     ("concat", {"dim": 0}, [(3, 4), (3, 4)], "concat: dim 0 means the batch dim (0); sample dims are 1..2"),
     ("concat", {}, [(3, 4), (3, 5)], "concat: input shapes differ outside dim 1: [3, 4], [3, 5]"),

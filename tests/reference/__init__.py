@@ -21,6 +21,7 @@ REFERENCES = {
     "specs/d2l/densenet.yaml": d2l.densenet,
     "specs/d2l/mnist_inception.yaml": d2l.MnistInceptionNet,
     "specs/d2l/mnist_residual.yaml": d2l.MnistResidualNet,
+    "specs/d2l/shared_mlp.yaml": d2l.shared_mlp,
     "specs/resnet18.yaml": tv.resnet18,
     "specs/resnet50.yaml": tv.resnet50,
     "specs/vgg16.yaml": tv.vgg16,

@@ -13,6 +13,13 @@ from torch import nn
 from torch.nn import functional as F
 
 
+# --- 6.2 Parameter management: tied parameters ----------------------------------------------
+def shared_mlp():
+    """The notes build it with LazyLinear; the sizes their X = torch.rand(2, 4) gives are written out."""
+    shared = nn.Linear(8, 8)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(), nn.Linear(8, 1))
+
+
 # --- 7.6 LeNet -------------------------------------------------------------------------
 def lenet():
     return nn.Sequential(

@@ -130,3 +130,37 @@ def test_channels_last_auto_is_on_for_2d_conv_nets_on_cpu_and_cuda_only():
     assert not use_channels_last("auto", conv, (1, 8, 8), mps)
     assert not use_channels_last("auto", mlp, (1, 8, 8), cpu) and not use_channels_last("auto", conv1d, (1, 8), cpu)
     assert not use_channels_last(False, conv, (1, 8, 8), cpu) and use_channels_last(True, mlp, (1, 8, 8), cpu)
+
+
+def test_frozen_parameters_are_left_alone_by_training(tiny_spec):
+    """`trainable: false` weights are not handed to the optimizer and come out of training steps
+    (AdamW with weight decay, which moves every weight it holds) bit for bit as they went in."""
+    import archspec
+    from archspec.train.data import Data, Split
+    from archspec.train.loop import Batcher, Trainer
+    from archspec.train.model import build_model
+    from archspec.train.progress import Progress
+    from archspec.train.transforms import Pipeline
+
+    tiny_spec.write_text(tiny_spec.read_text().replace("  - {conv2d: {out: $width, kernel: 3, padding: 1}}\n  - batchnorm2d",
+                                                       "  - {trainable: false, layers: [{conv2d: {out: $width, kernel: 3, padding: 1}}, batchnorm2d]}"))
+    torch.manual_seed(0)
+    info = build_model(archspec.load(str(tiny_spec)), {})
+    frozen = {n: p.detach().clone() for n, p in info.module.named_parameters() if not p.requires_grad}
+    assert sorted(frozen) == ["0.0.bias", "0.0.weight", "0.1.bias", "0.1.weight"]
+    assert info.module.report.trainable_params == info.module.report.params - sum(p.numel() for p in frozen.values())
+    x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
+    r = {"optimizer": "adamw", "lr": 0.1, "momentum": 0.0, "weight_decay": 0.1, "nesterov": False, "epochs": 1,
+         "batch_size": 8, "schedule": "none", "warmup": 0, "loss": "cross_entropy", "label_smoothing": 0.0,
+         "amp": "off", "grad_clip": 0.0, "channels_last": False, "compile": False, "seed": 0}
+    trainer = Trainer(info, Data("t", Split(x, y), None), r, torch.device("cpu"),
+                      Batcher(Pipeline({}), (1, 8, 8), torch.device("cpu"), False), None, Progress(1, quiet=True), {})
+    held = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert held == {id(p) for p in info.module.parameters() if p.requires_grad}
+    before = {n: p.detach().clone() for n, p in info.module.named_parameters() if p.requires_grad}
+    for _ in range(2):
+        trainer.net.train()
+        trainer._step(x, y)
+    after = dict(info.module.named_parameters())
+    assert all(torch.equal(after[n], p) for n, p in frozen.items())
+    assert all(not torch.equal(after[n], p) for n, p in before.items())

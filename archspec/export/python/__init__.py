@@ -13,7 +13,7 @@ from archspec.export.python.render import render_class
 from archspec.export.python.scopes import build_tree
 from archspec.export.python.spec_params import name_spec_params
 from archspec.export.python.templates import ROOT_KEY, Leaf, Seq, class_key, template
-from archspec.export.python.render import wrap
+from archspec.export.python.render import attribute, wrap
 
 RESERVED = {"nn", "torch", "OrderedDict", *layers.__all__}
 
@@ -122,7 +122,7 @@ class _Generator:
         blocks = []
         for cls in self.order:
             args = inputs if cls is top else self._arg_names(cls)
-            blocks.append("\n".join(render_class(cls, args)))
+            blocks.append("\n".join(render_class(cls, args, self._root_lines() if cls is top else ())))
         body = "\n\n\n".join(self._layer_sources() + blocks)
         imports = ["import torch", "from torch import nn"]
         if "OrderedDict(" in body:
@@ -146,6 +146,19 @@ class _Generator:
                     visit(entry.body)
         return [found[name] for name in sorted(found)]
 
+    def _root_lines(self) -> list[str]:
+        """What ends the root's __init__: tied parameters made one tensor, frozen weights frozen."""
+        g = self.report.graph
+        lines = []
+        for name in g.ops():
+            for own, (node, theirs) in g.nodes[name].get("ties", {}).items():
+                target = attribute(node, "parameter") if theirs is None else f"{attribute(node)}.{theirs}"
+                lines.append(f"{attribute(name)}.{own} = {target}")
+        for path in frozen_roots(g):
+            lines.append(("self" if not path else attribute(path, "parameter" if path in g and not g.nodes[path]["op"].roles
+                                                                       else "submodule")) + ".requires_grad_(False)")
+        return lines
+
     def _input_names(self) -> list[str]:
         names = list(self.report.input_shapes)
         if len(names) == 1:
@@ -160,8 +173,8 @@ class _Generator:
     def _header(self) -> str:
         spec, r = self.report.spec, self.report
         params = ", ".join(f"{k}={v!r}" for k, v in r.graph.spec_params.items())
-        ins = ", ".join((f"{k} " if len(r.input_shapes) > 1 else "") + batched(s) for k, s in r.input_shapes.items())
-        outs = ", ".join(batched(s) for s in r.output_shapes.values())
+        ins = ", ".join((f"{k} " if len(r.input_shapes) > 1 else "") + batched(t) for k, t in r.input_types.items())
+        outs = ", ".join(batched(t) for t in r.output_types.values())
         from archspec import __version__
 
         title = f"{spec.name}: {spec.doc}" if spec.doc else spec.name
@@ -180,13 +193,42 @@ class _Generator:
             lines[1:1] = ["    import os", ""]
             lines += [f"    weights = os.path.join(os.path.dirname(os.path.abspath(__file__)), {self.weights!r})",
                       "    model.load_state_dict(torch.load(weights, weights_only=True))"]
-        for name, s in zip(inputs, self.report.input_shapes.values()):
-            lines.append(f"    {name} = torch.randn(1, {', '.join(map(str, s))})")
+        g = self.report.graph
+        for name, (key, t) in zip(inputs, self.report.input_types.items()):
+            size = ", ".join(map(str, (1, *t.shape)))
+            if t.dtype == "float32":
+                made = f"torch.randn({size})"
+            else:
+                low, high = g.nodes[key]["range"] if t.dtype == "int64" else (0, 2)
+                made = f"torch.randint({low}, {high}, ({size},))" + (".bool()" if t.dtype == "bool" else "")
+            lines.append(f"    {name} = {made}")
         call = f"model({', '.join(inputs)})"
-        outputs = self.report.output_shapes
+        outputs = self.report.output_types
         shown = f"{call}.shape" if len(outputs) == 1 else f"[y.shape for y in {call}]"
-        return lines + [f"    print({shown})  # {', '.join(batched(s, 1) for s in outputs.values())}"]
+        return lines + [f"    print({shown})  # {', '.join(batched(t, 1) for t in self.report.output_types.values())}"]
 
 
-def batched(shape, n="N") -> str:
-    return f"({n}, {', '.join(map(str, shape))})"
+def frozen_roots(g) -> list[str]:
+    """The fewest module paths whose parameters are exactly the frozen ones ('' for all of them)."""
+    weighted = [n for n in g.ops() if g.nodes[n]["params"] and not g.nodes[n].get("shares")]
+    frozen = {n for n in weighted if g.nodes[n].get("frozen")}
+    if not frozen:
+        return []
+
+    def covered(prefix):
+        inside = [n for n in weighted if not prefix or n == prefix or n.startswith(prefix + ".")]
+        return all(n in frozen for n in inside)
+
+    roots = []
+    for n in sorted(frozen):
+        parts = n.split(".")
+        best = next((".".join(parts[:k]) for k in range(len(parts) + 1) if covered(".".join(parts[:k]))), n)
+        if best not in roots and not any(best.startswith(r + ".") or not r for r in roots):
+            roots.append(best)
+    return roots
+
+
+def batched(t, n="N") -> str:
+    """A value's whole shape as the file's reader sees it: (N, C, H, W), its dtype unless float32."""
+    dims = ", ".join(map(str, ((n,) if t.batched else ()) + tuple(t.shape)))
+    return f"({dims}{',' if len(t.shape) + t.batched == 1 else ''})" + ("" if t.dtype == "float32" else f" {t.dtype}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from archspec.export.python.modules import expression
-from archspec.export.python.templates import Func
+from archspec.export.python.templates import Func, State
 
 
 def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[str]:
@@ -35,8 +35,8 @@ def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[st
         args = [var[r] for r in e.inputs]
         if isinstance(e.body, Func):
             call = expression(e.body.op, e.body.args, args, e.where)
-            if e.n_out == 1 and e.body.op.n_outputs(e.body.args) > 1:  # a node of several outputs read for its first
-                call += "[0]"
+        elif isinstance(e.body, State):
+            call = attrs[i]  # a tensor is read, not called
         else:
             call = f"{attrs[i]}({', '.join(args)})"
         refs = [("e", i, o) for o in range(e.n_out)]
@@ -49,6 +49,10 @@ def forward_lines(cls, inputs: list[str], attrs: dict, head: int = 0) -> list[st
             names = [_pick(e, i, args, var, last, live, prefer, len(outputs) > 1 and refs[0] in outputs)]
         var.update(zip(refs, names))
         target = ", ".join(names)
+        if e.unpacked and list(e.unpacked) != [f"[{o}]" for o in range(e.n_out)]:  # nested: nn.LSTM's (out, (h, c))
+            whole = _fresh("result", live | set(names))
+            lines.append(f"{whole} = {call}")
+            call = ", ".join(whole + part for part in e.unpacked)
         if i in cls.flags:
             condition = f"self.{cls.flags[i]}" if isinstance(e.body, Func) else f"{attrs[i]} is not None"
             if target != args[0]:

@@ -9,7 +9,7 @@ import textwrap
 from archspec.export.python.classes import ClassDef, Lit, Sym
 from archspec.export.python.forward import forward_lines
 from archspec.export.python.modules import EMPTY
-from archspec.export.python.templates import Call, Func, Leaf
+from archspec.export.python.templates import Alias, Call, Func, Leaf, Seq, State
 
 WIDTH = 100
 INDENT = "    "
@@ -44,6 +44,28 @@ class Expr:
         return out + [f"{indent}{self.wrap[1]})"]
 
 
+class Raw:
+    """Source text that is laid out as it is (a tensor item's expression, a second name)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def flat(self) -> str:
+        return self.text
+
+    def lines(self, indent: str, prefix: str) -> list[str]:
+        return [indent + prefix + self.text]
+
+
+def attribute(path: str, kind: str = "submodule") -> str:
+    """`self.a.b` for a module path of identifiers, else `self.get_submodule('a.0')` (or get_parameter)."""
+    import keyword
+
+    if all(part.isidentifier() and not keyword.iskeyword(part) for part in path.split(".")):
+        return f"self.{path}"
+    return f"self.get_{kind}({path!r})"
+
+
 def wrap(text: str, indent: int) -> list[str]:
     """A docstring's text in lines that fit WIDTH (the first line holds the opening quotes);
     backslashes and quotes from a spec's doc are escaped so they cannot end the string."""
@@ -62,6 +84,10 @@ def show(expr) -> str:
 
 def body_expr(body, exprs, i: int, path: tuple = ()):
     """The constructor expression of an entry's body; numbers come from `exprs`."""
+    if isinstance(body, State):
+        return Raw(body.op.python(body.args, []))
+    if isinstance(body, Alias):
+        return Raw(attribute(body.target))
     if isinstance(body, Leaf):
         given = [(k, exprs.get((i, path + (k,)), Lit(v))) for k, v in body.ctor.args]
         if body.ctor.by_keyword:
@@ -101,7 +127,8 @@ def _same(value, default) -> bool:
     return type(value) is type(default) and value == default
 
 
-def render_class(cls: ClassDef, inputs: list[str]) -> list[str]:
+def render_class(cls: ClassDef, inputs: list[str], after: list[str] = ()) -> list[str]:
+    """The class's source; `after` are lines that end its __init__ (the root's ties and freezing)."""
     entries = cls.base.entries
     exprs = {i: body_expr(e.body, cls.exprs, i) for i, e in enumerate(entries) if not isinstance(e.body, Func)}
     head = _chain_head(cls)
@@ -122,6 +149,7 @@ def render_class(cls: ClassDef, inputs: list[str]) -> list[str]:
         attrs, calls, order = _attributes(cls, exprs)
         for i in order:
             lines += _define(cls, i, attrs.get(i), exprs, body)
+    lines += [body + line for line in after]
     if cls.kind == "graph":
         lines += ["", f"{INDENT}def forward(self, {', '.join(inputs)}):"]
         lines += [body + line for line in forward_lines(cls, inputs, calls, head)]
@@ -135,7 +163,8 @@ def _define(cls: ClassDef, i: int, target, exprs, body) -> list[str]:
     if target is None:
         return []  # shares an equal stateless layer
     if not target.startswith("self."):
-        made = exprs[i].lines(body, f"self.add_module({e.name!r}, ")
+        how = "setattr(self, " if isinstance(e.body, (State, Alias)) else "self.add_module("  # setattr registers tensors too
+        made = exprs[i].lines(body, f"{how}{e.name!r}, ")
         return made[:-1] + [made[-1] + ")"]
     if i in cls.flags:
         return [f"{body}if {cls.flags[i]}:", *exprs[i].lines(body + INDENT, f"{target} = "),
@@ -150,7 +179,7 @@ def _chain_head(cls: ClassDef) -> int:
     if cls.kind != "graph" or cls.flags or len(cls.base.scope.inputs) != 1:
         return 0
     k = 0
-    while k < len(entries) and not isinstance(entries[k].body, Func):
+    while k < len(entries) and isinstance(entries[k].body, (Leaf, Call, Seq)):
         k += 1
     if k == 0 or any(not isinstance(e.body, Func) for e in entries[k:]):
         return 0

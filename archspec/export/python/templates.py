@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from archspec.export.python.modules import Ctor, ctor, module_of
 from archspec.ops.torch_nn import TorchNN
 
@@ -45,13 +47,29 @@ class Func:
 
 
 @dataclass
+class State:
+    """A learnable or constant tensor item: an attribute made by the op's Python form."""
+
+    op: object
+    args: dict
+
+
+@dataclass
+class Alias:
+    """The module of a sibling entry, used again (`share:`): the same attribute under a second name."""
+
+    target: str  # the sibling's local name
+
+
+@dataclass
 class TEntry:
     name: str
-    body: object  # Leaf | Seq | Call | Func
+    body: object  # Leaf | Seq | Call | Func | State | Alias
     inputs: list  # refs
     n_out: int
     stateful: bool
     where: str  # module path, for messages
+    unpacked: tuple = ()  # where each output sits in what the call returns, as index text: ("[0]", "[1][0]", ...)
 
     @property
     def key(self) -> tuple:
@@ -75,7 +93,10 @@ def shape(body) -> tuple:
         return ("call", id(body.cls))
     if isinstance(body, Seq):
         return ("seq", tuple((name, shape(b)) for name, b in body.items))
-    return ("func", body.op.name, repr(sorted(body.args.items())))
+    if isinstance(body, Alias):
+        return ("alias", body.target)
+    kind = "state" if isinstance(body, State) else "func"
+    return (kind, body.op.name, repr(sorted(body.args.items())))
 
 
 def values(body, path=()):
@@ -92,6 +113,8 @@ def values(body, path=()):
 
 
 def stateful(body) -> bool:
+    if isinstance(body, (State, Alias)):
+        return True
     if isinstance(body, Leaf):
         return body.ctor.stateful
     if isinstance(body, Call):
@@ -114,7 +137,13 @@ def class_key(scope) -> tuple | None:
 
 
 def is_module(scope, entry) -> bool:
-    return entry.scope is not None or module_of(scope.graph, entry.node) is not None
+    """Whether an entry is an nn.Module called in forward (not a function, a tensor or a second use)."""
+    if entry.shares is not None:
+        return False
+    if entry.scope is not None:
+        return True
+    made = module_of(scope.graph, entry.node)
+    return made is not None and not isinstance(made, torch.Tensor)
 
 
 def is_chain(scope) -> bool:
@@ -131,6 +160,8 @@ def is_chain(scope) -> bool:
 
 def body_of(scope, entry, classes) -> object:
     """The code for one entry of `scope`; `classes(scope)` gives the Call of a scope that is a class."""
+    if entry.shares is not None and (entry.scope is not None or module_of(scope.graph, entry.node) is not None):
+        return Alias(entry.shares)
     if entry.scope is not None:
         call = classes(entry.scope)
         if call is not None:
@@ -140,6 +171,8 @@ def body_of(scope, entry, classes) -> object:
     data = scope.graph.nodes[entry.node]
     if module is None:
         return Func(data["op"], dict(data["args"]))
+    if isinstance(module, torch.Tensor):
+        return State(data["op"], dict(data["args"]))
     return Leaf(ctor(module, entry.node, _keywords(scope.graph, entry.node)))
 
 
@@ -158,11 +191,38 @@ def template(scope, classes) -> Template:
     for j, e in enumerate(scope.entries):
         body = body_of(scope, e, classes)
         refs = [produced[r] for r in e.inputs]
-        t.entries.append(TEntry(e.name, body, refs, len(e.outputs), stateful(body), _where(scope, e)))
+        t.entries.append(TEntry(e.name, body, refs, len(e.outputs), stateful(body), _where(scope, e), _unpacked(scope, e)))
         for o, ref in enumerate(e.outputs):
             produced[ref] = ("e", j, o)
     t.outputs = [produced[r] for r in scope.outputs]
     return t
+
+
+class Text:
+    """A value as Python source, for an op's `unpack`: indexing and method calls build the text
+    (`Text("")[1][0].transpose(0, 1)` is `[1][0].transpose(0, 1)`)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __getitem__(self, k) -> "Text":
+        return Text(f"{self.text}[{k!r}]")
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args: Text(f"{self.text}.{name}({', '.join(map(repr, args))})")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _unpacked(scope, entry) -> tuple:
+    """For a node with several outputs, where its op's `unpack` finds each in the call's result."""
+    if entry.node is None or len(entry.outputs) < 2:
+        return ()
+    data = scope.graph.nodes[entry.node]
+    return tuple(str(x) for x in data["op"].unpack(data["args"], Text(""), len(entry.outputs)))
 
 
 def _root_chain(scope) -> bool:
