@@ -26,7 +26,7 @@ SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synth
 PATH_KINDS = ("npz", "folder")  # data sources that name a file or folder
 DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10")
 # Flags of `archspec train` that belong to one run, not to a recipe.
-RUN_ONLY = ("out", "resume", "config", "set", "nproc", "force", "max_params")
+RUN_ONLY = ("out", "resume", "config", "nproc", "force", "max_params")
 
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
@@ -186,6 +186,9 @@ def unknown(key: str) -> str:
     """The message for a key that is not an option."""
     if key in RUN_ONLY:
         return f"'{key}' is a command-line option of one run, not part of a recipe"
+    named = next((name for name, opt in OPTIONS.items() if opt.flag == "--" + key and name != key), None)
+    if named:  # --set, --transform: a recipe names the mapping they fill
+        return f"unknown train option '{key}': --{key} on the command line is '{named}' in a recipe"
     return f"unknown train option '{key}'{did_you_mean(key, [*OPTIONS, 'for_data'])}"
 
 

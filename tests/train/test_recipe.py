@@ -60,6 +60,8 @@ def test_enum_typo_suggests_and_transform_typo_is_located():
 def test_run_only_keys_are_explained():
     with pytest.raises(SpecError, match="'resume' is a command-line option"):
         rec.resolve([spec_layer("train:\n  resume: runs/x\n")])
+    with pytest.raises(SpecError, match="'set': --set on the command line is 'params' in a recipe"):
+        rec.resolve([spec_layer("train:\n  set: {width: 4}\n")])
 
 
 @pytest.mark.parametrize("values, needle", [
