@@ -197,7 +197,7 @@ def main(argv=None):
 
 
 def _flat_recipe(train: dict) -> dict:
-    from archspec.train.recipe import normalize
+    from archspec.train.resolve import normalize
 
     return normalize(train)[0]
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archspec.cli.options import limit_options, limits_from, parse_sets, plugin_option, set_option
+from archspec.cli.options import limit_options, limits_from, parse_pairs, plugin_option, set_option
 
 
 @click.command()
@@ -26,7 +26,7 @@ def check(spec, sets, fmt, depth, **limits):
 
     from pathlib import Path
 
-    report = run_check(Path(spec), limits=limits_from(**limits), **parse_sets(sets))
+    report = run_check(Path(spec), limits=limits_from(**limits), **parse_pairs(sets))
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(depth), indent=2))
         sys.exit(0 if report.ok else 1)

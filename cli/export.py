@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_sets, set_option
+from archspec.cli.options import parse_pairs, set_option
 from archspec.export import FORMATS
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
@@ -38,7 +38,7 @@ def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
     from archspec.errors import ArchspecError
     from archspec.export import export as run
 
-    params = parse_sets(sets)
+    params = parse_pairs(sets)
     fmt = _format(fmt, out)
     if dynamo and fmt != "onnx":
         raise click.UsageError("--dynamo applies to --format onnx only")

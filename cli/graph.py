@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_sets, set_option
+from archspec.cli.options import parse_pairs, set_option
 from archspec.draw import FORMATS
 
 
@@ -41,7 +41,7 @@ def graph(spec, fmt, out, depth, sets):
         raise click.UsageError(f"cannot tell the format from -o {out}: give --format svg|png|dot|mermaid")
     if fmt == "png" and out is None:
         raise click.UsageError("png is binary: write it to a file with -o FILE (or -o - to pipe it)")
-    report = check(spec, **parse_sets(sets))
+    report = check(spec, **parse_pairs(sets))
     if not report.ok:
         raise report.error()
     picture = draw(report, fmt, depth)

@@ -1,34 +1,55 @@
-"""Option parsing shared by commands: `--set k=v` pairs with YAML-typed values."""
+"""Options shared by commands: KEY=VALUE pairs, flags made from the recipe's table, --plugin, --max-*."""
 from __future__ import annotations
 
 import click
 import yaml
 
+from archspec.errors import UsageError
+from archspec.train.recipe import OPTIONS, Option, short
 
-def parse_sets(pairs: tuple[str, ...], option: str = "--set") -> dict:
-    """['ratio=4', 'act=relu'] -> {'ratio': 4, 'act': 'relu'}; values read as YAML scalars."""
+
+def parse_pairs(pairs, option: str = "--set") -> dict:
+    """KEY=VALUE pairs (--set, --set-a, --set-b, --transform), all read by one rule: VALUE is read
+    as YAML reads the value after `KEY:` in a spec (`4` an int, `0.5` a float, `true`, `[1, 2]` a
+    list, `{a: 1}` a mapping, `relu` text), so an empty VALUE is null, as `KEY:` is; quote text
+    YAML would read otherwise (`KEY='"4"'`, `KEY='""'` for empty text). A pair without `=` or
+    with a VALUE YAML cannot read is a usage error (exit 2) naming the option."""
     out = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, found {pair!r}", param_hint=option)
+    for pair in pairs or ():
+        key, eq, text = pair.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"{option} {short(pair)}: expected KEY=VALUE")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            out[key.strip()] = yaml.safe_load(text)
         except yaml.YAMLError:
-            value = raw
+            raise UsageError(f"{option} {short(pair)}: the value is not valid YAML") from None
         except ValueError:  # an integer over Python's 4,300-digit limit
-            shown = pair if len(pair) <= 60 else f"{pair[:40]}... ({len(pair):,} characters)"
-            raise click.BadParameter(f"{shown}: the value is too long a number to read", param_hint=option) from None
-        if isinstance(value, dict):
-            value = raw
-        out[key.strip()] = value
+            raise UsageError(f"{option} {short(pair)}: the value is too long a number to read") from None
     return out
 
 
-set_option = click.option(
-    "--set", "sets", multiple=True, metavar="KEY=VALUE",
-    help="Override a spec param (repeatable); the value is read as YAML: --set num_classes=10.",
-)
+def recipe_flag(option: Option, dest: str | None = None, help: str | None = None):
+    """The click option of a recipe option, made from its row in the recipe's table (type, choices,
+    lower bound of an integer as --help shows it; every bound is checked with the recipe's schema)."""
+    schema, kw = option.schema, {"default": None, "help": option.help_text if help is None else help}
+    names = [option.flag]
+    types = [schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type", [])
+    if "boolean" in types or schema.get("enum") == [True, False, "auto"]:
+        names = [f"{option.flag}/--no-{option.flag[2:]}"]
+    elif "enum" in schema:
+        kw["type"] = click.Choice(schema["enum"])
+    elif "integer" in types:
+        kw["type"] = click.IntRange(min=schema["minimum"])
+    elif "number" in types:
+        kw["type"] = float
+    elif "object" in types:
+        kw.update(multiple=True, default=())
+    if option.metavar:
+        kw["metavar"] = option.metavar
+    return click.option(*names, dest or option.name, **kw)
+
+
+set_option = recipe_flag(OPTIONS["params"], dest="sets")
 
 
 def _load_plugins(ctx, param, values):
@@ -49,19 +70,21 @@ plugin_option = click.option(
 )
 
 
-def _limit(name: str, what: str, default):
+def limit_option(name: str, what: str):
+    """--max-nodes, --max-repeat or --max-params, its default shown from archspec.Limits."""
+    from archspec.limits import Limits
+
+    default = getattr(Limits(), name[2:].replace("-", "_"))
     shown = "none" if default is None else f"{default:,}"
     return click.option(name, type=click.IntRange(min=1), default=None, metavar="N", help=f"{what} (default {shown}).")
 
 
 def limit_options(fn):
     """--max-nodes, --max-repeat, --max-params: raise (or lower) archspec.Limits."""
-    from archspec.limits import Limits
-
     for name, what in reversed([("--max-nodes", "Most primitive nodes a spec may expand to"),
                                 ("--max-repeat", "Most copies one repeat may make"),
                                 ("--max-params", "Most parameters a model may have")]):
-        fn = _limit(name, what, getattr(Limits(), name[2:].replace("-", "_")))(fn)
+        fn = limit_option(name, what)(fn)
     return fn
 
 

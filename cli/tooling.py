@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_sets, plugin_option, set_option
+from archspec.cli.options import parse_pairs, plugin_option, set_option
 from archspec.table import table
 
 WIDTH = 100  # the longest rule under a table's header
@@ -200,11 +200,11 @@ def diff(a, b, sets, sets_a, sets_b, fmt):
     from archspec import check
     from archspec.diff import diff as compare
 
-    common = parse_sets(sets)
+    common = parse_pairs(sets)
     reports = []
     for ref, own, option in ((a, sets_a, "--set-a"), (b, sets_b, "--set-b")):
         path = _find(ref, "A" if option == "--set-a" else "B")
-        reports.append((ref, check(str(path), **{**common, **parse_sets(own, option)})))
+        reports.append((ref, check(str(path), **{**common, **parse_pairs(own, option)})))
     for _, report in reports:
         if not report.ok:
             raise report.error()

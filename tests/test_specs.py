@@ -164,7 +164,7 @@ D2L_RECIPES = {  # spec: (data, lr, epochs, batch size, resize)
 
 @pytest.mark.parametrize("name", sorted(D2L_RECIPES))
 def test_d2l_recipe_is_the_notes_and_valid(name):
-    from archspec.train.recipe import Layer, validate_layer
+    from archspec.train.resolve import Layer, validate_layer
 
     path = ROOT / "specs" / "d2l" / f"{name}.yaml"
     recipe = validate_layer(Layer("spec", yaml.safe_load(path.read_text())["train"], file=str(path)))

@@ -12,7 +12,7 @@ from archspec.lang.loader import parse_spec
 from archspec.limits import Limits
 from archspec.report import Report
 from archspec.resources import params_problem, require_memory
-from archspec.train.recipe import recipe_problems
+from archspec.train.resolve import recipe_problems
 
 
 def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -> Report:

@@ -1,39 +1,15 @@
-"""Trained weights for an export: a state_dict or a training checkpoint ({'model': ...}),
-read with weights_only=True (a file never runs code), checked key by key against the spec."""
+"""Trained weights for an export, read by the one checkpoint reader (archspec.train.checkpoint:
+weights_only, sized, digest and fields checked) and checked key by key against the spec."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
-
 from archspec.errors import ArchspecError
-
-WRAPPERS = ("_orig_mod.", "module.")  # torch.compile and DataParallel prefixes
-
-
-def read_state(path) -> dict:
-    """The weights in a state_dict file or a training checkpoint (its digest verified)."""
-    from archspec.train.checkpoint import FORMAT, read_torch_file, verified
-
-    path = Path(path)
-    if not path.is_file():
-        raise ArchspecError(f"checkpoint {path}: no such file")
-    obj = read_torch_file(path)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        obj = verified(obj, path)
-    state = obj.get("model") if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else obj
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ArchspecError(f"checkpoint {path} holds neither a state_dict nor a training checkpoint "
-                            "with a 'model' state_dict")
-    for prefix in WRAPPERS:
-        if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
 
 
 def load_weights(module, path) -> None:
     """Load `path` into `module` strictly; a mismatch names the keys and shapes that differ."""
-    state = read_state(path)
+    from archspec.train.checkpoint import read_weights
+
+    state = read_weights(path)
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]

@@ -5,7 +5,8 @@ Everything stored is a tensor or a primitive so torch.load(weights_only=True) ca
 loading a checkpoint never runs code from the file. A checkpoint is untrusted input: its zip
 records are sized before torch reads them, a sha256 of its contents stored inside it must
 match (torch does not check the zip's CRCs, so flipped bytes would load silently), and every
-field is checked for type and range before a run uses it (checkpoint_fields.py).
+field is checked for type and range before a run uses it (checkpoint_fields.py). read() is
+how every command reads one (read_weights() for export, which also takes a bare state_dict).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from archspec.train.distributed import STOP_SIGNALS
 from archspec.train.files import open_regular, require_room
 
 FORMAT = 2  # 2: with the sha256 digest of its contents
+WRAPPERS = ("_orig_mod.", "module.")  # torch.compile and DataParallel prefixes of weight names
 
 
 def save(path: Path, state: dict) -> None:
@@ -169,17 +171,20 @@ def read_torch_file(path, what: str = "checkpoint"):
             raise ArchspecError(f"cannot load {what} {path}: {first[:300]}") from None
 
 
-def load_run(path) -> dict:
-    """A training checkpoint to resume or evaluate: load() and every field a run reads validated."""
+def read(path) -> dict:
+    """A training checkpoint, as every command reads one (train --resume, eval, export --checkpoint):
+    a file or a run folder's last.pt, loaded (see load) and every field a run reads validated."""
     from archspec.train.checkpoint_fields import validate
 
+    path = locate(path)
     state = load(path)
-    validate(state, locate(path))
+    validate(state, path)
     return state
 
 
 def load(path) -> dict:
-    """An archspec checkpoint, its format and integrity digest verified."""
+    """An archspec checkpoint, its format and integrity digest verified: what save() wrote, before
+    read() checks its fields."""
     path = locate(path)
     state = read_torch_file(path)
     if not isinstance(state, dict) or state.get("format") not in (1, FORMAT):
@@ -188,6 +193,28 @@ def load(path) -> dict:
         raise ArchspecError(f"{path} was written by an earlier archspec (checkpoint format 1, without an "
                             "integrity digest); start a new run")
     return verified(state, path)
+
+
+def read_weights(path) -> dict:
+    """The model weights in a training checkpoint (read as read() reads it) or in another torch file:
+    a state_dict, or a mapping whose 'model' is one; torch.compile's and DataParallel's prefixes dropped."""
+    from archspec.train.checkpoint_fields import validate
+
+    path = Path(path)
+    if not path.is_file():
+        raise ArchspecError(f"checkpoint {path}: no such file")
+    obj = read_torch_file(path)
+    if isinstance(obj, dict) and type(obj.get("format")) is int and obj["format"] == FORMAT:  # ours (format 1 had no digest: weights only)
+        obj = verified(obj, path)
+        validate(obj, path)
+    state = obj.get("model") if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else obj
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ArchspecError(f"checkpoint {path} holds neither a state_dict nor a training checkpoint "
+                            "with a 'model' state_dict")
+    for prefix in WRAPPERS:
+        if all(isinstance(k, str) and k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
 
 
 def verified(state: dict, path) -> dict:

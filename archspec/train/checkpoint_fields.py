@@ -88,16 +88,17 @@ def _check(value, rule, where: str, path) -> None:
 
 def _check_recipe(recipe: dict, path) -> None:
     """The stored recipe, through the validation a spec's train: gets, and complete."""
-    from archspec.train import recipe as rec
+    from archspec.train.recipe import OPTIONS
+    from archspec.train.resolve import Layer, validate_layer
 
-    missing = sorted(set(rec.OPTIONS) - {"for_data"} - set(recipe))
+    missing = sorted(set(OPTIONS) - set(recipe))
     if missing:
         _missing(path, f"recipe.{missing[0]}")
     if "for_data" in recipe:
         _fail(path, "recipe.for_data", "absent (a stored recipe is already resolved)", recipe["for_data"])
     try:
-        rec.validate_layer(rec.Layer("config", dict(recipe), str(path)))
-    except (rec.OptionError, ArchspecError) as exc:
+        validate_layer(Layer("config", dict(recipe), str(path)))
+    except ArchspecError as exc:
         raise ArchspecError(f"checkpoint {path}: its stored recipe is invalid: "
                             f"{exc.diagnostics[0].message}") from None
 

@@ -5,7 +5,7 @@ Images stay uint8 (N, C, H, W) until a batch is taken, so big sets cost a quarte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +16,8 @@ from archspec.errors import ArchspecError
 from archspec.train import formats
 from archspec.train.download import download
 from archspec.train.files import require_room
-from archspec.train.recipe import DATA_KINDS
+from archspec.train.recipe import DATA_KINDS, SOURCES, Recipe
 
-# the data kinds a recipe may name (recipe.DATA_KINDS), as users write them
-SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]"}.get(k, k) for k in DATA_KINDS)
 DEFAULT_VAL_SPLIT = 0.2
 SYNTHETIC_SIZE = 512
 MAX_SYNTHETIC = 10_000_000
@@ -45,28 +43,35 @@ class Data:
     fit_to_input: bool = False  # digits: resized and channel-replicated to the spec's input
     val_from: str = ""  # "test split" or "N% of train"
 
+    def to(self, device) -> "Data":
+        """The same data with its splits on `device`, where it stays for the whole run."""
+        def move(split):
+            return None if split is None else Split(split.x.to(device), split.y.to(device))
 
-def load_data(recipe: dict, input_shape: tuple, num_classes: int, log=print) -> Data:
-    """Load recipe['data'] and carve the validation split (see split_val)."""
-    source = recipe["data"]
+        return replace(self, train=move(self.train), val=move(self.val))
+
+
+def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print) -> Data:
+    """Load recipe.data and carve the validation split (see split_val)."""
+    source = recipe.data
     kind, _, arg = source.partition(":")
     if kind == "digits":
         data = _digits()
     elif kind in ("mnist", "fashion-mnist"):
-        data = _idx(kind, Path(recipe["data_dir"]), recipe["download"], log)
+        data = _idx(kind, Path(recipe.data_dir), recipe.download, log)
     elif kind == "cifar10":
-        data = _cifar(Path(recipe["data_dir"]), recipe["download"], log)
+        data = _cifar(Path(recipe.data_dir), recipe.download, log)
     elif kind == "npz" and arg:
         data = _npz(source, Path(arg))
     elif kind == "folder" and arg:
-        data = _folder(source, Path(arg), input_shape, recipe["workers"])
+        data = _folder(source, Path(arg), input_shape, recipe.workers)
     elif kind == "synthetic":
         data = _synthetic(source, arg, input_shape, num_classes)
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
     check_finite(data)
-    return check_samples(split_val(data, recipe["val_split"]), log)
+    return check_samples(split_val(data, recipe.val_split), log)
 
 
 def check_finite(data: Data) -> None:

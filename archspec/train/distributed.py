@@ -172,7 +172,7 @@ def device(name: str, sync_bn: bool = False) -> torch.device:
     return dev
 
 
-def wrap(model: torch.nn.Module, recipe: dict, dev: torch.device):
+def wrap(model: torch.nn.Module, recipe, dev: torch.device):
     """(net to train, net to evaluate): DDP (and SyncBatchNorm) across processes, compiled when asked.
 
     Evaluation uses the bare module: each rank scores its own shard, and DDP's forward would
@@ -180,12 +180,12 @@ def wrap(model: torch.nn.Module, recipe: dict, dev: torch.device):
     """
     net = model
     if _world.launched:
-        if recipe.get("sync_bn") and _world.size > 1:
+        if recipe.sync_bn and _world.size > 1:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # same keys: checkpoints stay portable
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     # dynamic=False: a short last batch gets its own graph instead of turning every graph into a
     # slower shape-generic one (measured 0.85x of eager on the CPU with the default)
-    train_net = torch.compile(net, dynamic=False) if recipe["compile"] else net
+    train_net = torch.compile(net, dynamic=False) if recipe.compile else net
     return train_net, (train_net if net is model else model)
 
 

@@ -1,6 +1,8 @@
 """`archspec eval`: a checkpoint's accuracy, loss, per-class accuracy and confusion matrix."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archspec.errors import ArchspecError
 from archspec.train import checkpoint, data as datamod
 from archspec.train.devices import resolve_device
@@ -8,47 +10,50 @@ from archspec.train.loop import Batcher, evaluate
 from archspec.train.metrics import summarize
 from archspec.train.model import build_model, load_spec
 from archspec.train.optim import build_loss
+from archspec.train.recipe import OPTIONS, PATH_KINDS, Recipe
+from archspec.train.resolve import Layer, validate_layer
 
 
 def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, split: str = "val") -> dict:
     """Rebuild the spec with the run's params, load the weights, and score one data split.
 
     Data, transforms and the validation split default to the ones the checkpoint was trained with,
-    except where data comes from: see _data_from_user.
+    except where data comes from: see _data_from_user. `overrides` are flags (--data, --batch-size...),
+    held to the bounds `train`'s are.
     """
-    state = checkpoint.load_run(ckpt_path)
-    r = {**state["recipe"], **_data_from_user(state["recipe"], overrides, ckpt_path)}
+    validate_layer(Layer("flag", overrides))
+    state = checkpoint.read(ckpt_path)
+    stored = Recipe.from_dict(state["recipe"])
+    r = replace(stored, **_data_from_user(stored, overrides, ckpt_path))
     spec = load_spec(spec_arg)
-    info = build_model(spec, {**r["params"], **params})
+    info = build_model(spec, {**r.params, **params})
     try:
         info.module.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise ArchspecError(f"checkpoint {ckpt_path} does not fit spec {info.name!r} "
                             f"({info.n_params:,} parameters now, {state['spec']['n_params']:,} in the checkpoint): "
                             f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
-    device = resolve_device(r["device"])
+    device = resolve_device(r.device)
     data = datamod.load_data(r, info.input_shape, info.num_classes, log=lambda msg: None)
-    datamod.check_against_spec(data, info, r["transforms"])
+    datamod.check_against_spec(data, info, r.transforms)
     chosen = data.val if split == "val" else data.train
     if chosen is None or len(chosen) == 0:
         raise ArchspecError(f"data {data.name!r} has no {split} samples to evaluate")
     batcher = Batcher.for_data(data, info.input_shape, r, device)
     chosen = datamod.Split(chosen.x.to(device), chosen.y.to(device))
     net = info.module.to(device)
-    amp = "off" if r["amp"] == "fp16" and device.type != "cuda" else r["amp"]
-    loss, _, pred = evaluate(net, chosen, batcher, build_loss(r), amp, r["batch_size"])
+    amp = "off" if r.amp == "fp16" and device.type != "cuda" else r.amp
+    loss, _, pred = evaluate(net, chosen, batcher, build_loss(r), amp, r.batch_size)
     result = summarize(chosen.y.cpu(), pred, loss, info.num_classes, data.classes)
     result.update({"spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
                    "epoch": state["epoch"], "spec_changed": state["spec"]["sha256"] != info.sha256})
     return result
 
 
-def _data_from_user(stored: dict, overrides: dict, ckpt_path) -> dict:
+def _data_from_user(stored: Recipe, overrides: dict, ckpt_path) -> dict:
     """Checkpoints travel like specs, so eval never lets one choose the network or a path: it never
     downloads, reads --data-dir (default: data), and a file or folder source must be named with --data."""
-    from archspec.train.recipe import OPTIONS, PATH_KINDS
-
-    if "data" not in overrides and stored["data"].partition(":")[0] in PATH_KINDS:
-        raise ArchspecError(f"checkpoint {ckpt_path} was trained on {stored['data']}; eval reads data only from "
-                            f"where you say: add --data {stored['data']} (or other data)")
-    return {"download": False, "data_dir": OPTIONS["data_dir"][1], **overrides}
+    if "data" not in overrides and stored.data.partition(":")[0] in PATH_KINDS:
+        raise ArchspecError(f"checkpoint {ckpt_path} was trained on {stored.data}; eval reads data only from "
+                            f"where you say: add --data {stored.data} (or other data)")
+    return {"download": False, "data_dir": OPTIONS["data_dir"].default, **overrides}

@@ -55,13 +55,13 @@ def planned_device(spec_arg, flags: dict, config_path, resume) -> str:
 
     if resume:
         try:
-            stored = checkpoint.load_run(resume)["recipe"]["device"]
+            stored = checkpoint.read(resume)["recipe"]["device"]
         except ArchspecError:
             stored = "auto"  # the processes report the unreadable run folder themselves
         return flags.get("device") or stored
     if spec_arg is None:
         raise OptionError("missing SPEC (or --resume RUN)")
-    return resolve_options(load_spec(spec_arg), flags, config_path)["device"]
+    return resolve_options(load_spec(spec_arg), flags, config_path).device
 
 
 def launch(nproc: int, args: list[str]) -> None:

@@ -17,6 +17,7 @@ from archspec.errors import ArchspecError
 from archspec.train import checkpoint, distributed as dist
 from archspec.train.devices import autocast, grad_scaler
 from archspec.train.optim import build_loss, build_optimizer, build_scheduler
+from archspec.train.recipe import Recipe
 from archspec.train.transforms import Pipeline
 
 
@@ -61,12 +62,12 @@ class Batcher:
         self.channels_last = channels_last
 
     @classmethod
-    def for_data(cls, data, input_shape: tuple, recipe: dict, device: torch.device) -> "Batcher":
+    def for_data(cls, data, input_shape: tuple, recipe: Recipe, device: torch.device) -> "Batcher":
         """Digits-style data (fit_to_input) is resized and channel-replicated to the spec's input."""
         fit = data.fit_to_input and len(input_shape) == 3
-        pipeline = Pipeline(recipe["transforms"], size=tuple(input_shape[1:]) if fit else None,
+        pipeline = Pipeline(recipe.transforms, size=tuple(input_shape[1:]) if fit else None,
                             channels=input_shape[0] if fit else None)
-        return cls(pipeline, input_shape, device, recipe["channels_last"])
+        return cls(pipeline, input_shape, device, recipe.channels_last)
 
     def __call__(self, split, idx, train: bool = False, gen=None):
         x = split.x[idx].to(self.device, non_blocking=True)
@@ -111,18 +112,18 @@ class Position:
 
 
 class Trainer:
-    def __init__(self, info, data, recipe: dict, device: torch.device, batcher: Batcher, run, progress, extra: dict):
+    def __init__(self, info, data, recipe: Recipe, device: torch.device, batcher: Batcher, run, progress, extra: dict):
         self.info, self.data, self.recipe, self.device = info, data, recipe, device
         self.batcher, self.run, self.progress, self.extra = batcher, run, progress, extra
         self.model = info.module.to(device)
-        if recipe["channels_last"]:
+        if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net, self.eval_net = dist.wrap(self.model, recipe, device)
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
         self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], recipe)  # frozen weights stay put
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
-        self.scaler = grad_scaler(recipe["amp"], device)
+        self.scaler = grad_scaler(recipe.amp, device)
         self.loss_fn = build_loss(recipe)
         self.pos = Position()
         self._stop, self._signum = False, signal.SIGINT
@@ -159,7 +160,7 @@ class Trainer:
             raise ArchspecError(f"checkpoint {where} does not fit this run: {first[:300]}") from None
         self.pos = Position(state["epoch"], state["step"], state["batch"], dict(state["partial"]),
                             state["aug_state"], list(state["history"]), dict(state["best"]))
-        dist.localize(self.pos, self.recipe["seed"])
+        dist.localize(self.pos, self.recipe.seed)
 
     # --- the loop ----------------------------------------------------------------------------
     def fit(self) -> Position:
@@ -170,7 +171,7 @@ class Trainer:
         except ValueError:  # not the main thread: signal handling is the caller's business
             previous = {}
         try:
-            while self.pos.epoch < self.recipe["epochs"]:
+            while self.pos.epoch < self.recipe.epochs:
                 self._epoch()
         finally:
             for sig, handler in previous.items():
@@ -195,7 +196,7 @@ class Trainer:
         never stalled waiting for the host; a non-finite loss is still traced to its exact step."""
         r, p, acc = self.recipe, self.pos, self.pos.partial
         batches = on_device(self._batches(p.epoch), self.data.train.x.device)
-        gen = torch.Generator().manual_seed(epoch_seed(dist.rank_seed(r["seed"]), p.epoch, 1))
+        gen = torch.Generator().manual_seed(epoch_seed(dist.rank_seed(r.seed), p.epoch, 1))
         if p.batch and p.aug_state is not None:
             gen.set_state(p.aug_state)
         check_every = 1 if self.device.type == "cpu" else 32
@@ -238,20 +239,20 @@ class Trainer:
     def _batches(self, epoch: int) -> list[torch.Tensor]:
         """The epoch's global batches (batch size x processes), each later shared by all ranks."""
         r = self.recipe
-        return epoch_batches(len(self.data.train), dist.global_batch(r["batch_size"]), r["seed"], epoch,
+        return epoch_batches(len(self.data.train), dist.global_batch(r.batch_size), r.seed, epoch,
                              min_last=2 * dist.world().size)
 
     def _step(self, x, y):
         """One optimizer step; loss_weight scales this rank's mean loss to its share of the global batch."""
         r = self.recipe
-        with autocast(r["amp"], self.device):
+        with autocast(r.amp, self.device):
             out = self.net(x)
         loss = self.loss_fn(out.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss if self.loss_weight == 1.0 else loss * self.loss_weight).backward()
-        if r["grad_clip"]:
+        if r.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -273,8 +274,8 @@ class Trainer:
         val_loss = val_acc = None
         start = time.perf_counter()
         if self.data.val is not None and len(self.data.val):
-            val_loss, val_acc, _ = evaluate(self.eval_net, self.val, self.batcher, self.loss_fn, r["amp"],
-                                            r["batch_size"])
+            val_loss, val_acc, _ = evaluate(self.eval_net, self.val, self.batcher, self.loss_fn, r.amp,
+                                            r.batch_size)
             val_loss, val_acc = dist.mean_over_ranks([val_loss, val_acc], len(self.val))
         record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": acc["loss_sum"] / max(acc["count"], 1),
                   "train_acc": acc["correct"] / max(acc["count"], 1), "val_loss": val_loss, "val_acc": val_acc,
@@ -291,7 +292,7 @@ class Trainer:
             self.run.epoch_done(record, self.state(), is_best)
         self.progress.end_epoch(record)
         self._poll_stop()
-        if self._stop and p.epoch < r["epochs"]:
+        if self._stop and p.epoch < r.epochs:
             raise self._interrupt(saved=True)
 
     def _interrupt(self, saved: bool = False) -> Interrupted:

@@ -39,19 +39,18 @@ def summarize(y: torch.Tensor, logits_or_pred: torch.Tensor, loss: float, num_cl
 
 
 def format_table(result: dict) -> str:
-    """The eval report as aligned text: totals, per-class accuracy, confusion matrix."""
-    names = result["classes"]
+    """The eval report as text: totals, then per-class accuracy and the confusion matrix as the
+    check report's tables (archspec/table.py)."""
+    from archspec.table import table
+
+    names, matrix = result["classes"], result["confusion_matrix"]
+    per_class = [(name, "-" if acc is None else f"{acc:.4f}", sum(row))
+                 for name, acc, row in zip(names, result["per_class_accuracy"], matrix)]
     lines = [f"samples   {result['samples']}", f"accuracy  {result['accuracy']:.4f}", f"loss      {result['loss']:.4f}",
-             "", "class" + " " * max(1, max(len(n) for n in names) - 1) + "  accuracy  support"]
-    width = max(5, max(len(n) for n in names))
-    for name, acc, row in zip(names, result["per_class_accuracy"], result["confusion_matrix"]):
-        shown = "     -" if acc is None else f"{acc:8.4f}"
-        lines.append(f"{name:<{width}}  {shown}  {sum(row):7d}")
-    cell = max(4, max(len(str(v)) for row in result["confusion_matrix"] for v in row) + 1)
-    lines += ["", "confusion matrix (rows: true class, columns: predicted)",
-              " " * width + "".join(f"{i:>{cell}}" for i in range(len(names)))]
-    for name, row in zip(names, result["confusion_matrix"]):
-        lines.append(f"{name:<{width}}" + "".join(f"{v:>{cell}}" for v in row))
+             "", *table(("class", "accuracy", "support"), per_class, right=(False, True, True)),
+             "", "confusion matrix (rows: true class, columns: predicted)",
+             *table(("", *map(str, range(len(names)))), [(name, *row) for name, row in zip(names, matrix)],
+                    right=(False, *[True] * len(names)))]
     return "\n".join(lines)
 
 

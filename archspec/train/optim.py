@@ -1,4 +1,4 @@
-"""Optimizer, learning-rate schedule, loss and weight init, built from a resolved recipe.
+"""Optimizer, learning-rate schedule, loss and weight init, built from a resolved recipe (a Recipe).
 
 Every schedule is one pure function of the global step wrapped in a LambdaLR, so the
 scheduler's state is a single integer: checkpoints stay tiny and resume is exact.
@@ -11,26 +11,26 @@ import torch
 from torch import nn
 
 
-def build_optimizer(params, recipe: dict) -> torch.optim.Optimizer:
-    name, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
+def build_optimizer(params, recipe) -> torch.optim.Optimizer:
+    name, lr, wd = recipe.optimizer, recipe.lr, recipe.weight_decay
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=recipe["momentum"], weight_decay=wd,
-                               nesterov=recipe["nesterov"])
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum, weight_decay=wd,
+                               nesterov=recipe.nesterov)
     cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
     return cls(params, lr=lr, weight_decay=wd)
 
 
-def lr_factor(step: int, recipe: dict, steps_per_epoch: int) -> float:
+def lr_factor(step: int, recipe, steps_per_epoch: int) -> float:
     """Multiplier of the base lr after `step` optimizer steps (LambdaLR semantics)."""
-    total = recipe["epochs"] * steps_per_epoch
-    schedule = recipe["schedule"]
+    total = recipe.epochs * steps_per_epoch
+    schedule = recipe.schedule
     if schedule == "onecycle":
         return _onecycle(step, total)
-    warmup = recipe["warmup"] * steps_per_epoch
+    warmup = recipe.warmup * steps_per_epoch
     if step < warmup:
         return (step + 1) / warmup
     if schedule == "step":
-        return recipe["gamma"] ** ((step - warmup) // (recipe["step_size"] * steps_per_epoch))
+        return recipe.gamma ** ((step - warmup) // (recipe.step_size * steps_per_epoch))
     if schedule == "cosine":
         span = max(total - warmup, 1)
         return 0.5 * (1 + math.cos(math.pi * min(step - warmup, span) / span))
@@ -50,7 +50,7 @@ def _cos(start: float, end: float, pct: float) -> float:
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
 
-def build_scheduler(optimizer, recipe: dict, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def build_scheduler(optimizer, recipe, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, recipe, steps_per_epoch))
 
 
@@ -62,10 +62,10 @@ class MSEOnLogits(nn.Module):
         return nn.functional.mse_loss(logits, onehot)
 
 
-def build_loss(recipe: dict) -> nn.Module:
-    if recipe["loss"] == "mse":
+def build_loss(recipe) -> nn.Module:
+    if recipe.loss == "mse":
         return MSEOnLogits()
-    return nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])
+    return nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
 
 
 def init_weights(module: nn.Module, scheme: str, generator: torch.Generator | None = None) -> None:

@@ -1,9 +1,11 @@
-"""One training run end to end: resolve options, build, load data, train, write the run folder."""
+"""One training run end to end, in named steps: open (or resume) the run, resolve the recipe,
+set up the device, build the model, load the data, open the run folder, train, summarize."""
 from __future__ import annotations
 
 import platform
 import random
 from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,51 +14,26 @@ import yaml
 
 from archspec.errors import ArchspecError
 from archspec.resources import require_memory, training_copies
-from archspec.train import checkpoint, data as datamod, distributed as dist, recipe as rec
+from archspec.train import checkpoint, data as datamod, distributed as dist
 from archspec.train.devices import check_amp, set_deterministic, use_channels_last
 from archspec.train.folder import RunFolder, claim_default, claim_existing, claim_new
 from archspec.train.loop import Batcher, Trainer
 from archspec.train.metrics import read_log, write_log
-from archspec.train.model import build_model, load_spec
+from archspec.train.model import ModelInfo, build_model, load_spec
 from archspec.train.optim import init_weights
 from archspec.train.plots import plot_runs
 from archspec.train.progress import Progress
+from archspec.train.recipe import RESUMABLE, OptionError, Recipe
+from archspec.train.resolve import Layer, config_layer, resolve, spec_layer, validate_layer
 from archspec.train.transforms import channel_stats
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+@dataclass(frozen=True)
+class Resumed:
+    """What --resume continues: the run folder (claimed) and its checkpoint (read and validated)."""
 
-
-def resolve_options(spec, flags: dict, config_path: str | None) -> rec.Resolved:
-    """flags > --config file > the spec's train: > defaults."""
-    layers = [rec.spec_layer(spec)]
-    if config_path:
-        layers.append(rec.config_layer(config_path))
-    layers.append(rec.Layer("flag", flags))
-    return rec.resolve(layers)
-
-
-def resume_options(state: dict, flags: dict, config_path: str | None) -> rec.Resolved:
-    """A resumed run keeps the recipe stored in its checkpoint; only options that do not change the
-    training may differ. It downloads only when --download is given again: a run folder's file
-    never sends archspec to the network by itself.
-
-    It also keeps its global batch: a run of 2 processes x 64 resumes in 1 process with batch 128.
-    """
-    if config_path:
-        raise rec.OptionError("--config cannot be combined with --resume: the run keeps the recipe it started with")
-    stored = dict(state["recipe"], download=False)
-    stored["batch_size"] = dist.per_process_batch(stored["batch_size"] * state["world_size"])
-    changed = sorted(k for k, v in flags.items() if k not in rec.RESUMABLE and stored.get(k) != v)
-    if changed:
-        raise rec.OptionError("--resume keeps the run's recipe; these options differ from it: "
-                              + ", ".join(f"--{k.replace('_', '-')}" for k in changed)
-                              + f" (may change on resume: {', '.join(sorted(rec.RESUMABLE))})")
-    stored.update({k: v for k, v in flags.items() if k in rec.RESUMABLE})
-    return rec.Resolved(stored, {k: f"--{k.replace('_', '-')}" for k in flags})
+    folder: Path
+    state: dict
 
 
 def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None = None,
@@ -69,88 +46,187 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
     0's machine needs it.
     """
     with dist.session(), ExitStack() as owner:
-        return _train(spec_arg, flags, config_path, out, resume, stream, tty, limits, force, owner)
+        resumed = open_resumed(resume, out, force, owner)
+        spec, notes = choose_spec(spec_arg, resumed)
+        recipe = dist.from_main(lambda: resume_options(resumed.state, flags, config_path) if resumed
+                                else resolve_options(spec, flags, config_path))
+        device = set_up(recipe, resumed)
+        info, recipe = build(spec, recipe, device, limits, resumed)
+        progress = Progress(recipe.epochs, stream=stream, tty=tty, quiet=not dist.is_main())
+        for note in notes:
+            progress.write(note)
+        data, recipe = load_data(recipe, info, device, progress)
+        run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
+        write_config(run, recipe, info, data, device)
+        trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
+        announce(progress, trainer, run, resumed)
+        return fit(trainer, run, progress)
 
 
-def _train(spec_arg, flags, config_path, out, resume, stream, tty, limits, force, owner):
+def open_resumed(resume: str | None, out: str | None, force: bool, owner) -> Resumed | None:
+    """With --resume: its folder claimed (locked) and its checkpoint read, on rank 0."""
     if resume and out and Path(out) != Path(resume):
-        raise rec.OptionError("--out cannot differ from --resume: a resumed run continues in its own folder")
+        raise OptionError("--out cannot differ from --resume: a resumed run continues in its own folder")
     if resume and force:
-        raise rec.OptionError("--force replaces a run; it cannot be combined with --resume, which continues one")
-    run = dist.from_main(lambda: claim_existing(resume, owner).root) if resume else None
-    state = dist.from_main(lambda: checkpoint.load_run(run)) if run else None
-    notes = []
-    if spec_arg is None and state is not None:
-        spec, note = dist.main_first(lambda: stored_spec(state["spec"]))
-        notes += [note] if note else []
-    elif spec_arg is None:
-        raise rec.OptionError("missing SPEC (or --resume RUN)")
-    else:
-        spec = dist.main_first(lambda: load_spec(spec_arg))
-    resolved = dist.from_main(lambda: resume_options(state, flags, config_path) if run
-                              else resolve_options(spec, flags, config_path))
-    r = resolved.values
-    if run is not None and r["deterministic"]:
-        torch.set_num_threads(state["threads"])  # CPU kernels split reductions by thread count
-    device = dist.main_first(lambda: dist.device(r["device"], r.get("sync_bn", False)), per_machine=True)
-    check_amp(r["amp"], device)
-    set_deterministic(r["deterministic"])
-    seed_everything(r["seed"])
-    info = dist.main_first(lambda: build_model(spec, r["params"], limits))
-    if state is not None and spec.path is None:
-        info.path = state["spec"]["path"]  # rebuilt from the stored text: keep naming the file it came from
-    copies = training_copies(r["optimizer"], r.get("momentum") or 0) - (device.type == "cpu")  # weights: built on cpu
-    dist.main_first(lambda: require_memory(info.module.report, device, r["batch_size"], copies), per_machine=True)
-    init_weights(info.module, r["init"])
-    r["channels_last"] = use_channels_last(r["channels_last"], info.module, info.input_shape, device)
-    dist.seed_rank(r["seed"])
-    if state is not None:
-        dist.main_first(lambda: checkpoint.check_same_spec(state["spec"], info, str(run)))
-    progress = Progress(r["epochs"], stream=stream, tty=tty, quiet=not dist.is_main())
-    for note in notes:
-        progress.write(note)
-    data = dist.main_first(lambda: _load_data(r, info, progress), per_machine=True)
-    if r["transforms"].get("normalize") == "auto":
-        r["transforms"]["normalize"] = channel_stats(data.train.x)
-    run = RunFolder(dist.from_main(lambda: _open_run(run, out, info.name, force, owner)))
-    if state is not None and state["world_size"] != dist.world().size:
-        progress.write(f"the run trained in {state['world_size']} process(es), now {dist.world().size}: "
-                       f"batch {r['batch_size']} each keeps its global batch of {dist.global_batch(r['batch_size'])}")
+        raise OptionError("--force replaces a run; it cannot be combined with --resume, which continues one")
+    if not resume:
+        return None
+    folder = dist.from_main(lambda: claim_existing(resume, owner).root)
+    return Resumed(folder, dist.from_main(lambda: checkpoint.read(folder)))
+
+
+def choose_spec(spec_arg, resumed: Resumed | None):
+    """The spec to train and the notes to show about it: SPEC, else the resumed run's."""
+    if spec_arg is not None:
+        return dist.main_first(lambda: load_spec(spec_arg)), []
+    if resumed is None:
+        raise OptionError("missing SPEC (or --resume RUN)")
+    spec, note = dist.main_first(lambda: stored_spec(resumed.state["spec"]))
+    return spec, [note] if note else []
+
+
+def resolve_options(spec, flags: dict, config_path: str | None) -> Recipe:
+    """flags > --config file > the spec's train: > defaults."""
+    layers = [spec_layer(spec)]
+    if config_path:
+        layers.append(config_layer(config_path))
+    layers.append(Layer("flag", flags))
+    return resolve(layers)
+
+
+def resume_options(state: dict, flags: dict, config_path: str | None) -> Recipe:
+    """A resumed run keeps the recipe stored in its checkpoint; only options that do not change the
+    training may differ. It downloads only when --download is given again: a run folder's file
+    never sends archspec to the network by itself.
+
+    It also keeps its global batch: a run of 2 processes x 64 resumes in 1 process with batch 128.
+    """
+    if config_path:
+        raise OptionError("--config cannot be combined with --resume: the run keeps the recipe it started with")
+    flag_layer = Layer("flag", flags)
+    validate_layer(flag_layer)  # the bounds a new run's flags have
+    stored = Recipe.from_dict(state["recipe"])
+    stored = replace(stored, download=False,
+                     batch_size=dist.per_process_batch(stored.batch_size * state["world_size"]))
+    changed = sorted(k for k, v in flags.items() if k not in RESUMABLE and getattr(stored, k, None) != v)
+    if changed:
+        raise OptionError("--resume keeps the run's recipe; these options differ from it: "
+                          + ", ".join(flag_layer.where(k) for k in changed)
+                          + f" (may change on resume: {', '.join(sorted(RESUMABLE))})")
+    return replace(stored, **{k: v for k, v in flags.items() if k in RESUMABLE},
+                   origins={k: flag_layer.where(k) for k in flags})
+
+
+def set_up(recipe: Recipe, resumed: Resumed | None) -> torch.device:
+    """This process's device, precision check, determinism and seeds."""
+    if resumed is not None and recipe.deterministic:
+        torch.set_num_threads(resumed.state["threads"])  # CPU kernels split reductions by thread count
+    device = dist.main_first(lambda: dist.device(recipe.device, recipe.sync_bn), per_machine=True)
+    check_amp(recipe.amp, device)
+    set_deterministic(recipe.deterministic)
+    seed_everything(recipe.seed)
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build(spec, recipe: Recipe, device: torch.device, limits, resumed: Resumed | None) -> tuple[ModelInfo, Recipe]:
+    """The model, initialized, with room for training on the device; and the recipe with its layout decided."""
+    info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits))
+    if resumed is not None and spec.path is None:
+        info.path = resumed.state["spec"]["path"]  # rebuilt from the stored text: keep naming the file it came from
+    copies = training_copies(recipe.optimizer, recipe.momentum) - (device.type == "cpu")  # weights: built on cpu
+    dist.main_first(lambda: require_memory(info.module.report, device, recipe.batch_size, copies), per_machine=True)
+    init_weights(info.module, recipe.init)
+    recipe = replace(recipe, channels_last=use_channels_last(recipe.channels_last, info.module, info.input_shape,
+                                                             device))
+    dist.seed_rank(recipe.seed)
+    if resumed is not None:
+        dist.main_first(lambda: checkpoint.check_same_spec(resumed.state["spec"], info, str(resumed.folder)))
+    return info, recipe
+
+
+def load_data(recipe: Recipe, info: ModelInfo, device: torch.device, progress) -> tuple[datamod.Data, Recipe]:
+    """The data, checked against the spec and moved to the device; and the recipe with normalize decided."""
+    def load():
+        data = datamod.load_data(recipe, info.input_shape, info.num_classes, log=progress.write)
+        datamod.check_against_spec(data, info, recipe.transforms)
+        return data
+
+    data = dist.main_first(load, per_machine=True)
+    if recipe.transforms.get("normalize") == "auto":
+        recipe = replace(recipe, transforms={**recipe.transforms, "normalize": channel_stats(data.train.x)})
+    return data.to(device), recipe
+
+
+def open_folder(resumed: Resumed | None, out: str | None, name: str, force: bool, owner) -> Path:
+    """The run folder, claimed (locked), created and proven writable (on rank 0, whose machine holds it)."""
+    if resumed is not None:
+        RunFolder(resumed.folder).create()
+        return resumed.folder
+    return (claim_new(Path(out), force, owner) if out else claim_default(name, owner)).root
+
+
+def write_config(run: RunFolder, recipe: Recipe, info: ModelInfo, data: datamod.Data, device: torch.device) -> None:
+    """config.yaml: what this run trains, with what, on what, and where each option came from."""
+    if not dist.is_main():
+        return
     config = {"spec": {k: v for k, v in checkpoint.spec_record(info).items() if k != "text"},
-              "recipe": r, "recipe_from": dict(sorted(resolved.origins.items())), "device": str(device),
+              "recipe": recipe.to_dict(), "recipe_from": dict(sorted(recipe.origins.items())), "device": str(device),
               "threads": torch.get_num_threads(), "world_size": dist.world().size,
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
                        "val_from": data.val_from, "input_shape": list(info.input_shape)},
               "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
-    if dist.is_main():
-        run.write(run.config, yaml.safe_dump(config, sort_keys=False))
-    if data.val is not None:
-        data.val = datamod.Split(data.val.x.to(device), data.val.y.to(device))
-    data.train = datamod.Split(data.train.x.to(device), data.train.y.to(device))
-    batcher = Batcher.for_data(data, info.input_shape, r, device)
+    run.write(run.config, yaml.safe_dump(config, sort_keys=False))
+
+
+def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: torch.device, run: RunFolder,
+                 progress, resumed: Resumed | None) -> Trainer:
+    """The trainer, at the resumed run's exact position when there is one; metrics.jsonl to match."""
     writer = run if dist.is_main() else None
-    trainer = Trainer(info, data, r, device, batcher, writer, progress,
-                      extra={"recipe": r, "world_size": dist.world().size, "threads": torch.get_num_threads()})
-    if state is not None:
-        trainer.restore(state, run.last)
+    trainer = Trainer(info, data, recipe, device, Batcher.for_data(data, info.input_shape, recipe, device), writer,
+                      progress, extra={"recipe": recipe.to_dict(), "world_size": dist.world().size,
+                                       "threads": torch.get_num_threads()})
+    if resumed is not None:
+        trainer.restore(resumed.state, run.last)
     if writer is not None:
         write_log(run.metrics, trainer.pos.history)
+    return trainer
+
+
+def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None) -> None:
+    """What is about to train, on what, where, and what the recipe adapted to the data."""
+    info, data, r = trainer.info, trainer.data, trainer.recipe
+    if resumed is not None and resumed.state["world_size"] != dist.world().size:
+        progress.write(f"the run trained in {resumed.state['world_size']} process(es), now {dist.world().size}: "
+                       f"batch {r.batch_size} each keeps its global batch of {dist.global_batch(r.batch_size)}")
     progress.write(f"training {info.name} ({info.n_params:,} parameters) on {data.name}: {len(data.train):,} train / "
-                   f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(device, r)}, "
-                   f"{r['epochs']} epochs -> {run.root}")
-    adapted = sorted(k for k, where in resolved.origins.items() if "for_data" in where)
+                   f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(trainer.device, r)}, "
+                   f"{r.epochs} epochs -> {run.root}")
+    adapted = sorted(k for k, where in r.origins.items() if "for_data" in where)
     if adapted:
-        progress.write(f"adapted to {r['data'].split(':')[0]} by the recipe's for_data: "
-                       + ", ".join(f"{key} {r[key]}" for key in adapted))
+        progress.write(f"adapted to {r.data.split(':')[0]} by the recipe's for_data: "
+                       + ", ".join(f"{key} {getattr(r, key)}" for key in adapted))
+
+
+def fit(trainer: Trainer, run: RunFolder, progress) -> dict | None:
+    """Train to the last epoch; curves.png at the end (or on the way out of a failure); the summary."""
+    name, writer = trainer.info.name, trainer.run
     try:
         pos = trainer.fit()
     except BaseException:
         if writer is not None:
-            _plot_after_failure(info.name, trainer.pos.history, run, progress)
+            _plot_after_failure(name, trainer.pos.history, run, progress)
         raise  # the first error is the one the user needs, whatever happens to the plot
-    if writer is not None and pos.history:
-        plot_runs([(info.name, pos.history)], run.curves)
-    return summarize(run, pos, info.name) if writer is not None else None
+    if writer is None:
+        return None
+    if pos.history:
+        plot_runs([(name, pos.history)], run.curves)
+    return summarize(run, pos, name)
 
 
 def stored_spec(saved: dict):
@@ -180,28 +256,14 @@ def _plot_after_failure(name: str, history: list, run: RunFolder, progress) -> N
         progress.write(f"(curves.png not written either: {exc})")
 
 
-def _load_data(r: dict, info, progress) -> datamod.Data:
-    data = datamod.load_data(r, info.input_shape, info.num_classes, log=progress.write)
-    datamod.check_against_spec(data, info, r["transforms"])
-    return data
-
-
-def _open_run(run: Path | None, out: str | None, name: str, force: bool, owner) -> Path:
-    """The run folder, claimed (locked), created and proven writable (on rank 0, whose machine holds it)."""
-    if run is not None:
-        RunFolder(run).create()
-        return run
-    return (claim_new(Path(out), force, owner) if out else claim_default(name, owner)).root
-
-
-def _where(device, r: dict) -> str:
+def _where(device, r: Recipe) -> str:
     """'cpu', or 'cpu x 2 processes, batch 64 each (global 128)' under torchrun; then how the step runs
     (channels_last, bf16, compiled) when it differs from plain fp32."""
     n = dist.world().size
-    where = str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r['batch_size']} each "
-                                        f"(global {dist.global_batch(r['batch_size'])})")
-    how = [name for name, on in (("channels_last", r["channels_last"]), (r["amp"], r["amp"] != "off"),
-                                 ("compiled", r["compile"])) if on]
+    where = str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r.batch_size} each "
+                                        f"(global {dist.global_batch(r.batch_size)})")
+    how = [name for name, on in (("channels_last", r.channels_last), (r.amp, r.amp != "off"),
+                                 ("compiled", r.compile)) if on]
     return ", ".join([where, *how])
 
 

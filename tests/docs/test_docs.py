@@ -94,3 +94,10 @@ def test_the_plugin_page_shows_what_check_prints():
 
 def test_the_examples_are_found():
     assert len(EXAMPLES) >= 10 and {p.name for p, _, _ in EXAMPLES} >= {"spec-language.md", "tutorial.md"}
+
+
+def test_the_training_page_names_every_recipe_option():
+    from archspec.train.recipe import OPTIONS
+
+    text = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert [name for name in OPTIONS if f"`{name}`" not in text] == []

@@ -6,7 +6,8 @@ import torch
 
 import archspec
 from archspec.errors import ArchspecError
-from archspec.export.weights import load_weights, read_state
+from archspec.export.weights import load_weights
+from archspec.train.checkpoint import read_weights
 
 from .conftest import ROOT
 
@@ -50,16 +51,16 @@ def test_unreadable_files(content, message, tmp_path):
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ArchspecError, match=message):
-        read_state(path)
+        read_weights(path)
 
 
 def test_code_in_a_pickle_is_never_run(tmp_path):
     torch.save({"model": {"w": torch.zeros(1)}, "config": object()}, tmp_path / "w.pt")
     with pytest.raises(ArchspecError, match="cannot load checkpoint .*w.pt: "):
-        read_state(tmp_path / "w.pt")
+        read_weights(tmp_path / "w.pt")
 
 
 def test_something_else_than_weights(tmp_path):
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "w.pt")
     with pytest.raises(ArchspecError, match="neither a state_dict nor a training checkpoint"):
-        read_state(tmp_path / "w.pt")
+        read_weights(tmp_path / "w.pt")

@@ -155,7 +155,7 @@ def bombs():
      "header says [60000, 28, 28] (47040000 bytes of data) but the file has more"),
     ("idx_huge", "from archspec.train.formats import read_idx; read_idx({path!r})", "declares 239992.68 GiB"),
     ("checkpoint", "from archspec.train.checkpoint import load; load({path!r})", "is compressed"),
-    ("checkpoint", "from archspec.export.weights import read_state; read_state({path!r})", "is compressed"),
+    ("checkpoint", "from archspec.train.checkpoint import read_weights; read_weights({path!r})", "is compressed"),
     ("png_warned", "from archspec.train.formats import DecodeImages; print(DecodeImages([{path!r}], 1, (8, 8))[0])",
      "has more than 89,478,485 pixels (a decompression bomb?)"),
     ("png_refused", "from archspec.train.formats import DecodeImages; print(DecodeImages([{path!r}], 1, (8, 8))[0])",

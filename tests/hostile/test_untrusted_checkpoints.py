@@ -110,6 +110,18 @@ def test_eval_refuses_the_same_forgeries(run, change, needle):
     assert result.exit_code == 1 and needle in result.output, result.output
 
 
+@pytest.mark.parametrize("change, needle", FORGERIES[:3])
+def test_export_reads_checkpoints_as_train_and_eval_do(run, change, needle):
+    forge(run, change)
+    result = cli("export", "tiny.yaml", "-o", "t.py", "--checkpoint", run / "checkpoints" / "last.pt")
+    assert result.exit_code == 1 and needle in result.output, result.output
+
+
+def test_resume_holds_flags_to_the_bounds_of_a_new_run(run):
+    result = cli("train", "--resume", "run", "--workers", "100000")
+    assert result.exit_code == 2 and "--workers: 100000 is greater than the maximum of 64" in result.output
+
+
 def test_flipped_bytes_in_the_tensor_data_are_refused_everywhere(run):
     path = run / "checkpoints" / "last.pt"
     with zipfile.ZipFile(path) as z:

@@ -49,15 +49,15 @@ NOTES = {
 @pytest.mark.parametrize("name", sorted(NOTES))
 def test_recipes_are_the_notes_on_fashion_mnist(name):
     """The notes' training function: Fashion-MNIST, SGD, Xavier-uniform conv/linear weights."""
-    from archspec.train import recipe as rec
+    from archspec.train import resolve as rec
 
     spec = archspec.load(str(Path(__file__).parents[2] / "specs" / "d2l" / f"{name}.yaml"))
     r = rec.resolve([rec.Layer("spec", spec.train, spec.path, spec.text, spec.locate)])
     lr, batch, epochs, resize, params = NOTES[name]
-    assert (r["data"], r["optimizer"], r["lr"], r["momentum"], r["batch_size"], r["epochs"]) == \
+    assert (r.data, r.optimizer, r.lr, r.momentum, r.batch_size, r.epochs) == \
         ("fashion-mnist", "sgd", lr, 0.0, batch, epochs)
-    assert r["init"] == "xavier_uniform" and r["schedule"] == "none" and r["params"] == params
-    assert r["transforms"] == ({"resize": [resize, resize]} if resize else {})
+    assert r.init == "xavier_uniform" and r.schedule == "none" and r.params == params
+    assert r.transforms == ({"resize": [resize, resize]} if resize else {})
 
 
 def test_quick_start_reaches_095_on_the_real_digits(tmp_path, monkeypatch):

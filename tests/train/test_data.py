@@ -9,12 +9,13 @@ from PIL import Image
 from archspec.errors import ArchspecError
 from archspec.train.data import check_against_spec, load_data
 from archspec.train.model import ModelInfo
+from archspec.train.recipe import Recipe
 
 from .writers import write_mnist
 
 
 def recipe(data, **kw):
-    return {"data": data, "data_dir": "data", "download": False, "workers": 0, "val_split": None, **kw}
+    return Recipe(data=data, **kw)
 
 
 def info(input_shape=(1, 28, 28), k=10, params=None):

@@ -13,6 +13,7 @@ import pytest
 from archspec.errors import ArchspecError
 from archspec.train import download as dl
 from archspec.train.data import load_data
+from archspec.train.recipe import Recipe
 
 from .writers import write_cifar, write_mnist
 
@@ -42,7 +43,7 @@ def entry(path):
 
 
 def recipe(tmp_path, data):
-    return {"data": data, "data_dir": str(tmp_path / "data"), "download": True, "workers": 0, "val_split": None}
+    return Recipe(data=data, data_dir=str(tmp_path / "data"), download=True)
 
 
 def test_real_mirrors_and_checksums_are_kept():
@@ -145,7 +146,7 @@ def test_a_cifar_folder_missing_a_batch_is_refused(tmp_path):
     write_cifar(tmp_path / "cifar-10-batches-py")
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()  # was skipped silently
     with pytest.raises(ArchspecError, match="cifar-10-batches-py lacks data_batch_3; the data set is incomplete"):
-        load_data({**recipe(tmp_path, "cifar10"), "data_dir": str(tmp_path), "download": False}, (3, 32, 32), 10)
+        load_data(Recipe(data="cifar10", data_dir=str(tmp_path)), (3, 32, 32), 10)
     (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()  # became a 20% hold-out
     with pytest.raises(ArchspecError, match="lacks data_batch_3, test_batch"):
-        load_data({**recipe(tmp_path, "cifar10"), "data_dir": str(tmp_path), "download": False}, (3, 32, 32), 10)
+        load_data(Recipe(data="cifar10", data_dir=str(tmp_path)), (3, 32, 32), 10)

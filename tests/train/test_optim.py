@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from archspec.train.optim import build_optimizer, init_weights, lr_factor
+from archspec.train.recipe import Recipe
 
 
 def recipe(**kw):
-    base = {"epochs": 6, "schedule": "none", "warmup": 0, "step_size": 2, "gamma": 0.5}
-    return {**base, **kw}
+    return Recipe(**{"epochs": 6, "schedule": "none", "warmup": 0, "step_size": 2, "gamma": 0.5, **kw})
 
 
 def torch_lrs(make, steps):
@@ -58,9 +58,9 @@ def test_one_training_step_equals_hand_written_sgd(tiny_spec, channels_last):
     info = build_model(archspec.load(str(tiny_spec)), {})
     reference = copy.deepcopy(info.module)
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
-    r = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3, "nesterov": True, "epochs": 1,
-         "batch_size": 8, "schedule": "none", "warmup": 0, "loss": "cross_entropy", "label_smoothing": 0.1,
-         "amp": "off", "grad_clip": 0.5, "channels_last": channels_last, "compile": False, "seed": 0}
+    r = Recipe(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True, epochs=1, batch_size=8,
+               schedule="none", warmup=0, loss="cross_entropy", label_smoothing=0.1, amp="off", grad_clip=0.5,
+               channels_last=channels_last, compile=False, seed=0)
     data = Data("t", Split(x, y), None)
     trainer = Trainer(info, data, r, torch.device("cpu"), Batcher(Pipeline({}), (1, 8, 8), torch.device("cpu"), False),
                       None, Progress(1, quiet=True), {})
@@ -94,7 +94,7 @@ def test_init_schemes_change_weights_and_keep_biases():
 
 
 def test_adamw_gets_weight_decay():
-    opt = build_optimizer([nn.Parameter(torch.zeros(2))], {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.05})
+    opt = build_optimizer([nn.Parameter(torch.zeros(2))], Recipe(optimizer="adamw", lr=0.01, weight_decay=0.05))
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.05
 
 
