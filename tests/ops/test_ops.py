@@ -73,7 +73,8 @@ def flops(op, a, fn, ts, n_out):
 
 def run_torch(op, a, ts, n_out):
     """(torch's output Types, module, fn) or the exception torch raised. Run at batch 2 and 3:
-    an output whose leading dim follows the batch is batched, one that stays put is batch-free."""
+    an output whose leading dim follows the batch is batched, one that stays put is batch-free;
+    one where the batch lands elsewhere mixes samples, which no model can use (a refusal)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -85,6 +86,8 @@ def run_torch(op, a, ts, n_out):
             if y2.numel() == 0:  # torch may allow it (conv_transpose); a model cannot use it
                 return ValueError(f"empty output {tuple(y2.shape)}")
             batched = y2.shape != y3.shape
+            if batched and (y2.shape[0], y3.shape[0], y2.shape[1:]) != (2, 3, y3.shape[1:]):
+                return ValueError(f"the batch is not the output's first dim: {tuple(y2.shape)} at batch 2")
             dtype = next(k for k, v in DTYPES.items() if v == y2.dtype)
             found.append(Type(tuple(y2.shape[1:]) if batched else tuple(y2.shape), dtype, batched))
         return found, module, fn

@@ -150,9 +150,8 @@ def test_frozen_parameters_are_left_alone_by_training(tiny_spec):
     assert sorted(frozen) == ["0.0.bias", "0.0.weight", "0.1.bias", "0.1.weight"]
     assert info.module.report.trainable_params == info.module.report.params - sum(p.numel() for p in frozen.values())
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
-    r = {"optimizer": "adamw", "lr": 0.1, "momentum": 0.0, "weight_decay": 0.1, "nesterov": False, "epochs": 1,
-         "batch_size": 8, "schedule": "none", "warmup": 0, "loss": "cross_entropy", "label_smoothing": 0.0,
-         "amp": "off", "grad_clip": 0.0, "channels_last": False, "compile": False, "seed": 0}
+    r = Recipe(optimizer="adamw", lr=0.1, momentum=0.0, weight_decay=0.1, epochs=1, batch_size=8, schedule="none",
+               warmup=0, amp="off", channels_last=False, compile=False, seed=0)
     trainer = Trainer(info, Data("t", Split(x, y), None), r, torch.device("cpu"),
                       Batcher(Pipeline({}), (1, 8, 8), torch.device("cpu"), False), None, Progress(1, quiet=True), {})
     held = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
