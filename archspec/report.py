@@ -21,6 +21,7 @@ class Row:
     params: int
     macs: int
     trainable: int = 0
+    outputs: tuple = ()  # (label, Type) of each output where a node has several (lstm's h_n, c_n)
 
     @property
     def shape(self) -> tuple | None:
@@ -36,6 +37,8 @@ class Row:
             out["batched"] = False
         if self.trainable != self.params:
             out["trainable"] = self.trainable
+        if self.outputs:
+            out["outputs"] = [{"name": label, "shape": list(t.shape)} for label, t in self.outputs]
         return out
 
 
@@ -155,7 +158,8 @@ class Report:
             parts = name.split(".")
             if depth is None or len(parts) <= depth:
                 shared = f" (shares {n['shares']})" if n.get("shares") else ""
-                rows.append(Row(name, n["op"].name + shared, t, n["params"], n["macs"], trainable))
+                several = tuple((g.label(Ref(name, k)), t) for k, t in enumerate(n["types"])) if len(n["types"]) > 1 else ()
+                rows.append(Row(name, n["op"].name + shared, t, n["params"], n["macs"], trainable, several))
                 continue
             key = ".".join(parts[:depth])
             if not rows or rows[-1].name != key or id(rows[-1]) not in counts:
@@ -198,8 +202,11 @@ class Report:
     def table(self, depth: int | None = None) -> str:
         rows = self.rows(depth)
         frozen = any(r.trainable != r.params for r in rows)  # a trainable column only where something is frozen
-        cells = [(r.name, r.op, show_type(r.type) if r.type else "?", f"{r.params:,}", *([f"{r.trainable:,}"] if frozen else []),
-                  human(r.macs)) for r in rows]
+        cells = []
+        for r in rows:  # a node's further outputs on lines of their own, under its first: lstm.h_n, lstm.c_n
+            cells.append((r.name, r.op, show_type(r.type) if r.type else "?", f"{r.params:,}",
+                          *([f"{r.trainable:,}"] if frozen else []), human(r.macs)))
+            cells += [(f"  {label}", "", show_type(t), "", *([""] if frozen else []), "") for label, t in r.outputs[1:]]
         header = ("name", "op", "output shape", "params", *(["trainable"] if frozen else []), "MACs")
         columns = table(header, cells, right=(False, False, False, True, *([True] if frozen else []), True))
         inputs = ", ".join(show_type(t) if k == "input" else f"{k} {show_type(t)}" for k, t in self.input_types.items())

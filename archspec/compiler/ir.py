@@ -122,9 +122,12 @@ class Graph(nx.MultiDiGraph):
         return t.shape if t else None
 
     def label(self, ref: Ref) -> str:
-        """How a value is named to people: its node, and the output's index where there are several."""
+        """How a value is named to people: its node, and the output's name or index where there are several."""
         types = self.nodes[ref.node].get("types") or ()
-        return ref.node if len(types) <= 1 else f"{ref.node}.{ref.output}"
+        if len(types) <= 1:
+            return ref.node
+        names = self.nodes[ref.node]["op"].output_names(len(types))
+        return f"{ref.node}.{names[ref.output] if names else ref.output}"
 
     def counts_of(self, name: str) -> tuple[int, int]:
         """(parameters, MACs per sample) of node `name`; (0, 0) where the count pass did not reach it."""

@@ -3,8 +3,9 @@
 A reference is an id seen from where it is written (this list's ids, an enclosing list's, a
 named input, `input`), then a dotted path into it: into a sub-list, combinator or block call
 by the module path of its entries (`backbone.4`, `layer3.1.relu`); the last part after an op
-with several outputs is an output index (`parts.1`). So a dotted suffix of a scope is a child
-path, and of an op node an output index.
+with several outputs is an output index (`parts.1`), or the output's name where the op names
+each apart (`lstm.h_n`). So a dotted suffix of a scope is a child path, and of an op node an
+output.
 """
 from __future__ import annotations
 
@@ -72,13 +73,17 @@ def _inside(ex, g, value, path, parts, name, where, key):
 def _output(ex, g, node: str, so_far: str, rest: list, name, where, key: str) -> Ref:
     """Output `rest[0]` of op node `node` (what a dotted suffix of an op means)."""
     n = len(g.nodes[node]["types"])
-    op = g.nodes[node]["op"].name
+    op = g.nodes[node]["op"]
     if n == 1:
-        raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: '{so_far}' is an op ({op}) with one output, so '{name}' names "
-                      "nothing: refer to it as " + repr(so_far))
+        raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: '{so_far}' is an op ({op.name}) with one output, so '{name}' "
+                      "names nothing: refer to it as " + repr(so_far))
+    names = op.output_names(n)
+    if len(rest) == 1 and rest[0] in names:
+        return Ref(node, names.index(rest[0]))
     if len(rest) != 1 or not str(rest[0]).isdigit() or int(rest[0]) >= n:
-        raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: '{so_far}' is an op ({op}) with {n} outputs: name one as "
-                      f"{so_far}.0 ... {so_far}.{n - 1}, found '{name}'")
+        named = f" or {', '.join(f'{so_far}.{o}' for o in names)}" if names else ""
+        raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: '{so_far}' is an op ({op.name}) with {n} outputs: name one as "
+                      f"{so_far}.0 ... {so_far}.{n - 1}{named}, found '{name}'")
     return Ref(node, int(rest[0]))
 
 

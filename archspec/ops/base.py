@@ -240,7 +240,8 @@ class Op:
     Inputs: `roles` name them in order; a `variadic` op (a merge) takes two or more values for
     its last role; `roles = ()` is an op with no input (a learnable tensor).
     Outputs: `outputs` names them; `n_outputs(a)` says how many a node has when its args decide
-    (chunk's `n`). Output k of a node is `id.k` in `from:`.
+    (chunk's `n`). Output k of a node is `id.k` in `from:`, or `id.<name>` where the names
+    differ (`lstm.h_n`).
     Types: `type(a, ts)` maps the inputs' Types to the output Type (or a tuple of Types, one per
     output). The default checks every input against `dtypes` and `batch_free` and calls the
     per-sample `shape(a, xs)`, which is all most ops write.
@@ -344,6 +345,11 @@ class Op:
     def output_name(self, k: int) -> str:
         """The name of the k-th output."""
         return self.outputs[min(k, len(self.outputs) - 1)]
+
+    def output_names(self, n: int) -> tuple[str, ...]:
+        """The names that stand for a node's n outputs in `from:` (`lstm.h_n`) and in messages:
+        the op's `outputs` when they name each apart, else none (split's parts are numbered)."""
+        return self.outputs if len(set(self.outputs)) == len(self.outputs) == n else ()
 
     @property
     def arg_map(self) -> dict[str, Arg]:

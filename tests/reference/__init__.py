@@ -8,7 +8,7 @@ classifiers), checked by test_modern.py until their specs exist. `REFERENCES` ma
 """
 from __future__ import annotations
 
-from . import d2l, torchvision_layout as tv
+from . import d2l, torchvision_layout as tv, transformers
 
 REFERENCES = {
     "specs/d2l/lenet.yaml": d2l.lenet,
@@ -27,6 +27,7 @@ REFERENCES = {
     "specs/vgg16.yaml": tv.vgg16,
     "specs/densenet121.yaml": tv.densenet121,
     "specs/mobilenet_v2.yaml": tv.mobilenet_v2,
+    "specs/text_lstm.yaml": transformers.text_lstm,
 }
 
 # Parameter counts published with torchvision's weights (ImageNet, 1000 classes).
@@ -36,4 +37,5 @@ PUBLISHED_PARAMS = {
     "specs/vgg16.yaml": 138_357_544,
     "specs/densenet121.yaml": 7_978_856,
     "specs/mobilenet_v2.yaml": 3_504_872,
+    "specs/text_lstm.yaml": 230_146,  # issue 12's figure for the reference's defaults (no published weights)
 }
