@@ -319,6 +319,12 @@ class Op:
         at the node's path), or None when the op is a function (see `apply`)."""
         return None
 
+    def constructor_keywords(self, a: dict, xs: list[Shape]) -> dict | None:
+        """The keywords module() gives its torch.nn class, which the Python export writes as they
+        are (nn.LSTM takes only *args, **kwargs, so they cannot be read back); None: the export
+        reads them back from the built module."""
+        return None
+
     def apply(self, a: dict, *xs):
         """Functional ops: compute the output (a tuple for several) from input tensors (traced by torch.fx)."""
         raise NotImplementedError(f"op {self.name} has neither module() nor apply()")

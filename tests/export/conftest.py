@@ -26,6 +26,7 @@ SMALL = {
     "specs/d2l/nin.yaml": {},
     "specs/d2l/vgg11.yaml": {"ratio": 4},
     "specs/d2l/shared_mlp.yaml": {},
+    "specs/text_lstm.yaml": {},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {

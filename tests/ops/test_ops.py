@@ -5,6 +5,7 @@ torch is the oracle. An op without a strategy fails here, so a newly registered 
 untested."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import warnings
@@ -60,15 +61,25 @@ def forward(op, a, fn, ts, batch, grad, n_out):
 
 
 def flops(op, a, fn, ts, n_out):
-    """FlopCounterMode's per-sample total; batch 1 unless torch needs two samples (batch norm)."""
+    """FlopCounterMode's per-sample total; batch 1 unless torch needs two samples (batch norm).
+    oneDNN is off: its fused LSTM kernel hides the matmuls from the counter."""
     for batch in (1, 2):
         try:
-            with FlopCounterMode(display=False) as counter, torch.no_grad():
+            with FlopCounterMode(display=False) as counter, torch.no_grad(), mkldnn_off():
                 forward(op, a, fn, ts, batch, False, n_out)
             return counter.get_total_flops() // batch
         except ValueError:
             if batch == 2:
                 raise
+
+
+@contextlib.contextmanager
+def mkldnn_off():
+    """torch.backends.mkldnn.flags(enabled=False), without its warning about oneDNN's TF32 on Intel GPUs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def run_torch(op, a, ts, n_out):

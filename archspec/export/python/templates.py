@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import torch
 
 from archspec.export.python.modules import Ctor, ctor, module_of
-from archspec.ops.torch_nn import TorchNN
 
 ROOT_KEY = ("<root>",)
 
@@ -177,10 +176,9 @@ def body_of(scope, entry, classes) -> object:
 
 
 def _keywords(graph, name: str) -> dict | None:
-    """The keywords a module op was built with, when it knows them (a torch.nn class named in the spec)."""
+    """The keywords a module op was built with, when it knows them (a torch.nn class named in the
+    spec, a recurrent layer)."""
     data = graph.nodes[name]
-    if not isinstance(data["op"], TorchNN):
-        return None
     return data["op"].constructor_keywords(data["args"], [graph.shape_of(r) for r in graph.inputs_of(name)])
 
 
