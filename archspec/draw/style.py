@@ -9,6 +9,7 @@ COLOURS = {
     "activation": ("#e2f3dc", "#6aa84f"),
     "pool": ("#fbe1cf", "#d9822b"),
     "linear": ("#e9dcf3", "#8e6bb5"),
+    "recurrent": ("#e6f0dc", "#7a9a3a"),
     "index": ("#e3eef0", "#5f8f99"),
     "merge": ("#f4cccc", "#cc4125"),
     "reshape": ("#eeeeee", "#888888"),

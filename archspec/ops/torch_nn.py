@@ -104,9 +104,9 @@ EXCLUDED_MODULES = {  # torch.nn.modules.<file>: why none of its classes is a la
 }
 EXCLUDED = {  # class: why it is not listed
     "RNNBase": "an abstract base", "RNNCellBase": "an abstract base",
-    "RNN": "takes its arguments as *args/**kwargs and returns (output, hidden)",
-    "LSTM": "takes its arguments as *args/**kwargs and returns (output, (h, c))",
-    "GRU": "takes its arguments as *args/**kwargs and returns (output, hidden)",
+    "RNN": "the op `rnn` (archspec.ops.recurrent): its output and h_n are addressable",
+    "LSTM": "the op `lstm` (archspec.ops.recurrent): its output, h_n and c_n are addressable",
+    "GRU": "the op `gru` (archspec.ops.recurrent): its output and h_n are addressable",
     "TransformerEncoder": "takes a layer module (encoder_layer)", "TransformerDecoder": "takes a layer module (decoder_layer)",
     "SyncBatchNorm": "needs a distributed process group; batchnorm2d is the layer",
     "AdaptiveLogSoftmaxWithLoss": "a loss: takes targets and returns (output, loss)",
