@@ -8,7 +8,7 @@ classifiers), checked by test_modern.py until their specs exist. `REFERENCES` ma
 """
 from __future__ import annotations
 
-from . import d2l, torchvision_layout as tv
+from . import d2l, torchvision_layout as tv, transformers
 
 REFERENCES = {
     "specs/d2l/lenet.yaml": d2l.lenet,
@@ -27,6 +27,7 @@ REFERENCES = {
     "specs/vgg16.yaml": tv.vgg16,
     "specs/densenet121.yaml": tv.densenet121,
     "specs/mobilenet_v2.yaml": tv.mobilenet_v2,
+    "specs/swin_t.yaml": transformers.swin_t,
 }
 
 # Parameter counts published with torchvision's weights (ImageNet, 1000 classes).
@@ -36,4 +37,14 @@ PUBLISHED_PARAMS = {
     "specs/vgg16.yaml": 138_357_544,
     "specs/densenet121.yaml": 7_978_856,
     "specs/mobilenet_v2.yaml": 3_504_872,
+    "specs/swin_t.yaml": 28_288_354,
+}
+
+# Specs too slow to compare at full size in the suite: the spec params of a small variant and
+# the reference built alike. Their full size is checked by counts (the check's total, the
+# reference's and the published number).
+SMALL_VARIANTS = {
+    "specs/swin_t.yaml": ({"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
+                          lambda: transformers.SwinTransformer(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2),
+                                                               num_classes=10)),
 }
