@@ -37,9 +37,12 @@ class WindowConstant(Op):
         return getattr(windows, self.name)
 
     def module(self, a, xs):
+        import torch
         from torch import nn
 
-        return nn.Buffer(self.function()(*self.call(a)), persistent=a["persistent"])
+        with torch.device("cpu"):  # a few small ops: slow on the meta device export builds on, so made here and moved
+            made = self.function()(*self.call(a))
+        return nn.Buffer(made.to(torch.get_default_device()), persistent=a["persistent"])
 
     def python(self, a, xs):
         args = ", ".join(map(repr, self.call(a)))
