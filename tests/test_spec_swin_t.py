@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import archspec
@@ -36,3 +37,16 @@ def test_swin_t_pads_and_matches_at_200(one_thread):
     x = torch.randn(2, 3, 200, 200, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         torch.testing.assert_close(model(x), ref(x), atol=1e-5, rtol=1e-5)
+
+
+def test_swin_t_stochastic_depth_grows_as_torchvisions():
+    """Both drop paths of block j (of 12, over all stages) drop with 0.2 * j / 11, as the reference."""
+    from reference import transformers
+
+    g = archspec.check(str(SPEC)).graph
+    ref = transformers.SwinTransformer(embed_dim=8, depths=(2, 2, 6, 2), num_heads=(1, 1, 1, 1))
+    expected = [block.stochastic_depth.p for stage in ref.features[1::2] for block in stage]
+    for item in ("stochastic_depth", "dropped"):
+        found = [g.nodes[f"features.{2 * s + 1}.{k}.{item}"]["args"]["p"] for s, depth in enumerate((2, 2, 6, 2))
+                 for k in range(depth)]
+        assert found == pytest.approx(expected) and len(found) == 12 and found[-1] == pytest.approx(0.2)

@@ -112,9 +112,8 @@ def test_param_count_matches_reference(spec, report, model, reference):
     expected = count(reference)
     assert report.params == expected
     assert count(model) == expected
-    if rel(spec) in SMALL_VARIANTS:  # the full size by counts
-        with torch.device("meta"):
-            expected = count(REFERENCES[rel(spec)]())
+    if rel(spec) in SMALL_VARIANTS:  # the full size by counts (built on the CPU: init on the meta device is slower)
+        expected = count(REFERENCES[rel(spec)]())
         assert archspec.check(str(spec)).params == expected
     if rel(spec) in PUBLISHED_PARAMS:
         assert expected == PUBLISHED_PARAMS[rel(spec)]
