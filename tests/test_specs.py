@@ -76,14 +76,19 @@ def reference(spec):
 
 
 def randomize_norms(module: torch.nn.Module) -> None:
-    """Give batch norms non-trivial statistics and affine weights, so that a norm wired to
-    the wrong place, or left at its defaults after loading, changes the eval output."""
+    """Give batch norms non-trivial statistics and affine weights (layer norms the weights), so
+    that a norm wired to the wrong place, or left at its defaults after loading, changes the
+    eval output."""
     g = torch.Generator().manual_seed(2)
     for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+        batch_norm = isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        if not (batch_norm or isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine):
+            continue
+        with torch.no_grad():
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            if m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            if batch_norm:
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
                 m.num_batches_tracked.fill_(7)

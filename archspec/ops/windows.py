@@ -18,11 +18,10 @@ class WindowConstant(Op):
 
     family = "state"
     roles = ()
+    dtype = "float32"  # the buffer's
 
     def type(self, a, ts):
         return Type(tuple(self.rule(a)), self.dtype, batched=False)
-
-    dtype = "float32"
 
     def rule(self, a) -> tuple:
         raise NotImplementedError
