@@ -22,7 +22,7 @@ from archspec.compiler.emit import example_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import PUBLISHED_PARAMS, REFERENCES, d2l  # noqa: E402
+from reference import PUBLISHED_PARAMS, REFERENCES, SMALL_VARIANTS, d2l  # noqa: E402
 
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 BATCH = 2
@@ -47,9 +47,14 @@ def spec(request) -> Path:
     return request.param
 
 
+def variant(spec) -> dict:
+    """The params the suite runs a spec at: its defaults, or a small variant's (SMALL_VARIANTS)."""
+    return SMALL_VARIANTS[rel(spec)][0] if rel(spec) in SMALL_VARIANTS else {}
+
+
 @pytest.fixture(scope="module")
 def report(spec):
-    return archspec.check(str(spec))
+    return archspec.check(str(spec), **variant(spec))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,7 @@ def model(spec, report):
     if not report.ok:
         pytest.fail(f"{rel(spec)} does not check:\n{messages(report)}")
     torch.manual_seed(0)
-    return archspec.build(str(spec))
+    return archspec.build(str(spec), **variant(spec))
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +70,25 @@ def reference(spec):
     if rel(spec) not in REFERENCES:
         pytest.fail(f"{rel(spec)} has no reference model in tests/reference/__init__.py")
     torch.manual_seed(1)
-    ref = REFERENCES[rel(spec)]()
+    ref = SMALL_VARIANTS[rel(spec)][1]() if rel(spec) in SMALL_VARIANTS else REFERENCES[rel(spec)]()
     randomize_norms(ref)
     return ref
 
 
 def randomize_norms(module: torch.nn.Module) -> None:
-    """Give batch norms non-trivial statistics and affine weights, so that a norm wired to
-    the wrong place, or left at its defaults after loading, changes the eval output."""
+    """Give batch norms non-trivial statistics and affine weights (layer norms the weights), so
+    that a norm wired to the wrong place, or left at its defaults after loading, changes the
+    eval output."""
     g = torch.Generator().manual_seed(2)
     for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+        batch_norm = isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        if not (batch_norm or isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine):
+            continue
+        with torch.no_grad():
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            if m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            if batch_norm:
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
                 m.num_batches_tracked.fill_(7)
@@ -107,6 +117,9 @@ def test_param_count_matches_reference(spec, report, model, reference):
     expected = count(reference)
     assert report.params == expected
     assert count(model) == expected
+    if rel(spec) in SMALL_VARIANTS:  # the full size by counts (built on the CPU: init on the meta device is slower)
+        expected = count(REFERENCES[rel(spec)]())
+        assert archspec.check(str(spec)).params == expected
     if rel(spec) in PUBLISHED_PARAMS:
         assert expected == PUBLISHED_PARAMS[rel(spec)]
 

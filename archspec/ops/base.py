@@ -167,7 +167,8 @@ class Size(ArgType):
 
     def schema(self):
         item = {"type": "integer", "minimum": self.minimum}
-        options = [item, {"type": "array", "items": item, "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
+        each = {"anyOf": [item, EXPR_SCHEMA]}  # each size may be an expression: [$ph, $pw]
+        options = [item, {"type": "array", "items": each, "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
         if self.words:
             options.insert(0, {"enum": list(self.words)})
         return {"anyOf": options}
@@ -205,7 +206,8 @@ class Ints(ArgType):
         self.fail(value)
 
     def schema(self):
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}, EXPR_SCHEMA]}
+        each = {"anyOf": [{"type": "integer"}, EXPR_SCHEMA]}  # each may be an expression: ["${-shift}", 0]
+        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": each, "minItems": 1}, EXPR_SCHEMA]}
 
 
 class Optional(ArgType):
@@ -334,6 +336,11 @@ class Op:
         for the standalone Python export; None when the op has no such form. A state op
         (`module` returns a tensor) gives the expression that makes the tensor."""
         return None
+
+    def sources(self) -> list:
+        """Functions of archspec.layers that `python`'s text calls (a state op's filling
+        function), whose source the standalone Python export copies into its file."""
+        return []
 
     def unpack(self, a: dict, y, n: int) -> tuple:
         """The node's n outputs from what module() or apply() returned: y itself for one, its

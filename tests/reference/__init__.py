@@ -28,6 +28,7 @@ REFERENCES = {
     "specs/densenet121.yaml": tv.densenet121,
     "specs/mobilenet_v2.yaml": tv.mobilenet_v2,
     "specs/text_lstm.yaml": transformers.text_lstm,
+    "specs/swin_t.yaml": transformers.swin_t,
 }
 
 # Parameter counts published with torchvision's weights (ImageNet, 1000 classes).
@@ -38,4 +39,14 @@ PUBLISHED_PARAMS = {
     "specs/densenet121.yaml": 7_978_856,
     "specs/mobilenet_v2.yaml": 3_504_872,
     "specs/text_lstm.yaml": 230_146,  # issue 12's figure for the reference's defaults (no published weights)
+    "specs/swin_t.yaml": 28_288_354,
+}
+
+# Specs too slow to compare at full size in the suite: the spec params of a small variant and
+# the reference built alike. Their full size is checked by counts (the check's total, the
+# reference's and the published number).
+SMALL_VARIANTS = {
+    "specs/swin_t.yaml": ({"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
+                          lambda: transformers.SwinTransformer(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2),
+                                                               num_classes=10)),
 }

@@ -5,6 +5,8 @@ spec's ids, so the file's module has the same state_dict keys as `archspec.build
 """
 from __future__ import annotations
 
+import inspect
+
 from archspec import layers
 from archspec.compiler.emit import class_name
 from archspec.export.python.classes import ClassDef, cluster, parameterize
@@ -12,7 +14,7 @@ from archspec.export.python.modules import forget
 from archspec.export.python.render import render_class
 from archspec.export.python.scopes import build_tree
 from archspec.export.python.spec_params import name_spec_params
-from archspec.export.python.templates import ROOT_KEY, Leaf, Seq, class_key, template
+from archspec.export.python.templates import ROOT_KEY, Leaf, Seq, State, class_key, template
 from archspec.export.python.render import attribute, wrap
 
 RESERVED = {"nn", "torch", "OrderedDict", *layers.__all__}
@@ -130,12 +132,16 @@ class _Generator:
         return "\n".join([self._header(), *imports, "", "", body, "", "", *self._main(top, inputs)]) + "\n"
 
     def _layer_sources(self) -> list[str]:
-        """The source of each of archspec's own layers the classes build, which the file then defines."""
+        """The source of each of archspec's own layers (and buffer-filling functions) the classes use,
+        which the file then defines."""
         found: dict = {}
 
         def visit(body):
             if isinstance(body, Leaf) and body.ctor.source:
                 found[body.ctor.cls] = body.ctor.source.rstrip()
+            elif isinstance(body, State):  # a constant filled by one of archspec's functions
+                for function in body.op.sources():
+                    found[function.__name__] = inspect.getsource(function).rstrip()
             elif isinstance(body, Seq):
                 for _, item in body.items:
                     visit(item)
