@@ -13,7 +13,7 @@ from archspec.lsp.navigation import definition
 from archspec.lsp.view import View
 
 ROOT = Path(__file__).resolve().parents[2]
-RESNET18 = (ROOT / "specs" / "resnet18.yaml").read_text()
+RESNET18 = Path(__file__).with_name("resnet18_blocks.yaml").read_text()
 
 BRANCHES = """\
 archspec: 1
