@@ -11,9 +11,11 @@ notes. Blocks share one namespace: a name defined twice is an error, as is a cyc
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 from archspec.diagnostics import did_you_mean
@@ -22,6 +24,7 @@ from archspec.lang.loader import MAX_BYTES, Spec, parse_yaml, read_source
 
 BUNDLED = Path(__file__).resolve().parent.parent / "library"
 MAX_FILES = 64  # files one spec may import, all levels together
+MAX_CACHED = 1_000_000  # characters of a library kept parsed between checks
 LIBRARY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 _search_path: list[Path] = []
@@ -154,17 +157,15 @@ class _Resolver:
                 return self.refuse(where, chain, f"cannot import '{entry}': the spec and its imports are over the "
                                    f"limit of {MAX_BYTES:,} bytes together")
             self.root.imported_texts[file] = text
-            data, locations = parse_yaml(text, file)
+            data, locations, problems = _parsed(text, file, real)
         except ArchspecError as e:
             for d in e.diagnostics:
                 self.fail(("imports",), d.loc or where, d.code, d.message, notes)
             return None
         lib = Spec(data=data, text=text, file=file, path=real, locations=locations)
-        from archspec.lang.schema import validate
-
-        for path, d in validate(lib, library=True):
+        for path, d in problems:
             self.problems.append((path if path[:1] == ("blocks",) and len(path) > 2 else ("imports",),
-                                  _noted(d, notes)))
+                                  _noted(replace(d, notes=list(d.notes)), notes)))
         self.root.imported_at.setdefault(file, where)
         self.loaded[real] = lib if isinstance(data, dict) else None
         return self.loaded[real]
@@ -175,6 +176,20 @@ class _Resolver:
 
     def fail(self, path, where: Loc, code, message: str, chain=()) -> None:
         self.problems.append((path, _noted(Diagnostic(where, code, message), chain)))
+
+
+def _parsed(text: str, file: str, real: str):
+    """(data, locations, schema problems) of a library's text: parsed once while it is unchanged,
+    as an editor's server checks the same spec, and so its libraries, on every keystroke."""
+    return _parse_library(text, file, real) if len(text) <= MAX_CACHED else _parse_library.__wrapped__(text, file, real)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_library(text: str, file: str, real: str):
+    from archspec.lang.schema import validate
+
+    data, locations = parse_yaml(text, file)
+    return data, locations, validate(Spec(data=data, text=text, file=file, path=real, locations=locations), library=True)
 
 
 def import_chain(spec: Spec, file: str) -> list[str]:
