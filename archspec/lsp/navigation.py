@@ -44,8 +44,9 @@ def _target(a: Analysis, span, item: Item | None, at):
         return _id_target(a, item.visible(), value)
     if path[:1] == ("outputs",) and len(path) == 2:
         return _id_target(a, [i for i in reversed(a.outline.top)], value)
-    # a $param inside a string value
-    if isinstance(value, str) and "$" in value and not span.key:
+    # a $param inside a string value, or an item's `$param` head (the param names its block)
+    head = span.key and isinstance(path[-1], str) and path[-1].startswith("$")
+    if isinstance(value, str) and "$" in value and not span.key or head:
         name = _name_at(a, span, at)
         block = path[1] if path[:1] == ("blocks",) and len(path) > 1 else None
         if block is not None and name in _params(a.spec.data["blocks"].get(block)):
