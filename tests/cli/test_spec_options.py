@@ -89,3 +89,13 @@ def test_a_wrong_input_option_is_a_usage_error_naming_it(tmp_path, args, message
 def test_graph_draws_at_another_input_shape():
     result = run("graph", "specs/d2l/lenet.yaml", "--input", "1,32,32", "--format", "mermaid")
     assert result.exit_code == 0 and "<b>input</b><br/>1×32×32" in result.output and "6×32×32" in result.output
+
+
+def test_the_library_schema_accepts_the_bundled_library_and_no_network():
+    import jsonschema
+    import yaml
+
+    schema = json.loads(run("schema", "--library").output)
+    jsonschema.validate(yaml.safe_load((imports.BUNDLED / "torchvision.yaml").read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError, match="'layers' was unexpected"):
+        jsonschema.validate({"archspec": 1, "blocks": {}, "layers": []}, schema)
