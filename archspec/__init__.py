@@ -20,24 +20,25 @@ def load(spec):
     return load_spec(spec)
 
 
-def check(spec, *, limits: Limits | None = None, **params):
+def check(spec, *, limits: Limits | None = None, input=None, **params):
     """Expand and shape-check a spec; returns a Report (report.ok tells if it is valid).
-    `limits` (an archspec.Limits) raises or lowers the bounds on size; the other keywords
-    are the spec's params."""
+    `limits` (an archspec.Limits) raises or lowers the bounds on size; `input` checks it at
+    another input shape (one shape, or {input name: shape}); the other keywords are the
+    spec's params."""
     from archspec.compiler.pipeline import check_spec
 
     limits, params = _limits(limits, params)
-    return check_spec(spec, params, limits)
+    return check_spec(spec, params, limits, input)
 
 
-def build(spec, *, limits: Limits | None = None, **params):
+def build(spec, *, limits: Limits | None = None, input=None, **params):
     """Compile a spec into a torch.fx.GraphModule (its `report` attribute is the check it was
     built from); raises ArchspecError when it is invalid, and ResourceError, before
-    allocating, when it exceeds `limits` or the free memory."""
+    allocating, when it exceeds `limits` or the free memory; `input` as for check()."""
     from archspec.compiler.pipeline import build_module
 
     limits, params = _limits(limits, params)
-    return build_module(spec, params, limits)
+    return build_module(spec, params, limits, input)
 
 
 def _limits(limits, params: dict) -> tuple[Limits | None, dict]:

@@ -120,6 +120,7 @@ class Code(str, Enum):
     DUPLICATE_KEY = "duplicate-key", SpecError
     RECURSIVE_ALIAS = "recursive-alias", SpecError
     EMPTY = "empty", SpecError
+    IMPORT = "import", SpecError
     # the schema
     VERSION = "version", SpecError
     TYPE = "type", SpecError

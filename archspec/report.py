@@ -57,8 +57,10 @@ class Report:
         return cls(spec, diagnostics=list(diagnostics), sources_=dict(sources))
 
     def sorted(self) -> "Report":
-        """The diagnostics in the order of the spec's lines (a stable sort: ties keep their stage's order)."""
-        self.diagnostics.sort(key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))
+        """The diagnostics in the order of the spec's lines, then of the files it imports (a stable
+        sort: ties keep their stage's order)."""
+        own = self.spec.file if self.spec is not None else None
+        self.diagnostics.sort(key=lambda d: (d.loc.file != own, d.loc.file, d.loc.line, d.loc.col) if d.loc else (False, "", 0, 0))
         return self
 
     # ---- what was found ---------------------------------------------------------------

@@ -6,18 +6,20 @@ import sys
 
 import click
 
-from archspec.cli.options import limit_options, limits_from, parse_pairs, plugin_option, set_option
+from archspec.cli.options import (input_option, limit_options, limits_from, parse_pairs, plugin_option, set_option,
+                                  shapes_from, spec_options)
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @set_option
-@plugin_option
+@input_option
+@spec_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table for people or one JSON object for tools.")
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Sum the rows below this module depth.")
 @limit_options
-def check(spec, sets, fmt, depth, **limits):
+def check(spec, sets, inputs, fmt, depth, **limits):
     """Check SPEC's structure and every tensor shape, without torch.
 
     Exits 0 when the spec is valid and 1 when it has errors.
@@ -26,7 +28,7 @@ def check(spec, sets, fmt, depth, **limits):
 
     from pathlib import Path
 
-    report = run_check(Path(spec), limits=limits_from(**limits), **parse_pairs(sets))
+    report = run_check(Path(spec), limits=limits_from(**limits), input=shapes_from(inputs), **parse_pairs(sets))
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(depth), indent=2))
         sys.exit(0 if report.ok else 1)
@@ -48,8 +50,9 @@ def _warn_memory(report) -> None:
 
 @click.command()
 @plugin_option
-def schema():
+@click.option("--library", is_flag=True, help="The schema of a block library (a file specs import) instead.")
+def schema(library):
     """Print the JSON Schema of the spec format (for editors' YAML language servers)."""
-    from archspec.lang.schema import spec_schema
+    from archspec.lang.schema import library_schema, spec_schema
 
-    click.echo(json.dumps(spec_schema(), indent=2))
+    click.echo(json.dumps(library_schema() if library else spec_schema(), indent=2))

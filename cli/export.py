@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_pairs, set_option
+from archspec.cli.options import parse_pairs, set_option, spec_options
 from archspec.export import FORMATS
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
@@ -21,6 +21,7 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Load these weights first: a state_dict, or a training checkpoint (its 'model').")
 @set_option
+@spec_options
 @click.option("--dynamo", is_flag=True,
               help="ONNX: use torch's torch.export-based exporter (slower; needs onnxscript).")
 @click.option("--verify", is_flag=True,

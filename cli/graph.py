@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_pairs, set_option
+from archspec.cli.options import input_option, parse_pairs, set_option, shapes_from, spec_options
 from archspec.draw import FORMATS
 
 
@@ -20,7 +20,9 @@ from archspec.draw import FORMATS
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Draw each scope deeper than this as one box (its block, params and output shape).")
 @set_option
-def graph(spec, fmt, out, depth, sets):
+@input_option
+@spec_options
+def graph(spec, fmt, out, depth, sets, inputs):
     """Draw SPEC's network: layers with their output shapes, blocks as clusters.
 
     \b
@@ -41,7 +43,7 @@ def graph(spec, fmt, out, depth, sets):
         raise click.UsageError(f"cannot tell the format from -o {out}: give --format svg|png|dot|mermaid")
     if fmt == "png" and out is None:
         raise click.UsageError("png is binary: write it to a file with -o FILE (or -o - to pipe it)")
-    report = check(spec, **parse_pairs(sets))
+    report = check(spec, input=shapes_from(inputs), **parse_pairs(sets))
     if not report.ok:
         raise report.error()
     picture = draw(report, fmt, depth)

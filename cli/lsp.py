@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import click
 
-from archspec.cli.options import plugin_option
+from archspec.cli.options import spec_options
 from archspec.errors import ArchspecError
 
 
 @click.command()
 @click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default and only transport; "
               "accepted because editors pass it).")
-@plugin_option
+@spec_options
 def lsp(stdio):
     """Serve the Language Server Protocol over stdin/stdout for an editor.
 

@@ -1,10 +1,11 @@
-"""Options shared by commands: KEY=VALUE pairs, flags made from the recipe's table, --plugin, --max-*."""
+"""Options shared by commands: KEY=VALUE pairs, flags made from the recipe's table, --plugin,
+--lib-path, --input, --max-*."""
 from __future__ import annotations
 
 import click
 import yaml
 
-from archspec.errors import UsageError
+from archspec.errors import ArchspecError, UsageError
 from archspec.train.recipe import OPTIONS, Option, short
 
 
@@ -68,6 +69,71 @@ plugin_option = click.option(
     help="Load your own ops: import MODULE (it calls archspec.register_op), or register MODULE:CLASS "
          "(an nn.Module or Op class); MODULE may be a .py file. Repeatable.",
 )
+
+
+def _add_lib_paths(ctx, param, values):
+    from archspec.lang.imports import add_search_path
+
+    for value in values:
+        try:
+            add_search_path(value)
+        except ArchspecError as e:
+            raise click.BadParameter(str(e.diagnostics[0].message), ctx=ctx, param=param) from None
+    return values
+
+
+lib_path_option = click.option(
+    "--lib-path", multiple=True, metavar="DIR", expose_value=False, callback=_add_lib_paths,
+    help="A folder of block libraries that specs may import by name (`imports: [NAME]` reads DIR/NAME.yaml), "
+         "searched before the bundled ones; files in it may also be imported by path. Repeatable.",
+)
+
+
+def spec_options(fn):
+    """--plugin and --lib-path: what every command that reads a spec needs to read it."""
+    return plugin_option(lib_path_option(fn))
+
+
+class ShapeType(click.ParamType):
+    """`3,160,160` or `NAME=3,160,160` -> (NAME or None, (3, 160, 160))."""
+
+    name = "[NAME=]SIZES"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, _, sizes = str(value).rpartition("=")
+        try:
+            shape = tuple(int(size) for size in sizes.split(","))
+        except ValueError:
+            self.fail(f"{short(value)}: expected sizes separated by commas (3,160,160), or NAME=3,160,160 for one "
+                      "of several inputs", param, ctx)
+        if any(size < 1 for size in shape):
+            self.fail(f"{short(value)}: sizes must be positive integers", param, ctx)
+        return name.strip() or None, shape
+
+
+input_option = click.option(
+    "--input", "inputs", type=ShapeType(), multiple=True,
+    help="Check at another input shape, batch excluded: --input 3,160,160; with several inputs, name each: "
+         "--input image=3,160,160 --input tokens=77. Repeatable.",
+)
+
+
+def shapes_from(inputs) -> tuple | dict | None:
+    """What archspec.check(input=...) takes, from the --input values: one shape, or {name: shape}."""
+    if not inputs:
+        return None
+    if len(inputs) == 1 and inputs[0][0] is None:
+        return inputs[0][1]
+    named = {}
+    for name, shape in inputs:
+        if name is None:
+            raise UsageError(f"--input {','.join(map(str, shape))}: with more than one --input, name each (NAME=3,160,160)")
+        if name in named:
+            raise UsageError(f"--input {name}=...: given twice")
+        named[name] = shape
+    return named
 
 
 def limit_option(name: str, what: str):

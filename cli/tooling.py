@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from archspec.cli.options import parse_pairs, plugin_option, set_option
+from archspec.cli.options import parse_pairs, plugin_option, set_option, spec_options
 from archspec.table import table
 
 WIDTH = 100  # the longest rule under a table's header
@@ -113,7 +113,7 @@ def op_detail(op) -> str:
 # ---- archspec list ---------------------------------------------------------------------------
 @click.command("list")
 @click.argument("folder", metavar="[DIR]", required=False, type=click.Path(exists=True, file_okay=False))
-@plugin_option
+@spec_options
 @format_option
 def list_specs(folder, fmt):
     """List the specs in DIR (default: the bundled spec library) with their docs and parameter counts.
@@ -145,7 +145,7 @@ def list_specs(folder, fmt):
                                                        "under the new name.")
 @click.option("-o", "--output", metavar="FILE", help="Where to write (default: NAME.yaml; '-' for standard output). "
                                                      "An existing file is never overwritten.")
-@plugin_option
+@spec_options
 def new(name, source, output):
     """Write a new spec called NAME: a small, valid starting network, or a copy of SPEC."""
     from archspec import check
@@ -166,7 +166,9 @@ def new(name, source, output):
             raise click.ClickException(f"{path}: {e.diagnostics[0].message}") from None
     else:
         text = template(name, output if output != "-" else f"{name}.yaml")
-    result = check(text)
+    from archspec.lang.loader import SpecText
+
+    result = check(SpecText(text, output if output != "-" else str(path) if source else f"{name}.yaml"))  # its imports as there
     if not result.ok or result.spec.name != name:  # a bug, not a user mistake: say so plainly
         raise click.ClickException(f"the new spec does not check (please report this): {result.diagnostics[:1]}")
     if output == "-":
@@ -189,7 +191,7 @@ def new(name, source, output):
 @set_option
 @click.option("--set-a", "sets_a", multiple=True, metavar="KEY=VALUE", help="Override a param of A only (repeatable).")
 @click.option("--set-b", "sets_b", multiple=True, metavar="KEY=VALUE", help="Override a param of B only (repeatable).")
-@plugin_option
+@spec_options
 @format_option
 def diff(a, b, sets, sets_a, sets_b, fmt):
     """Show what differs between specs A and B: nodes (by module path), shapes, parameters.

@@ -9,7 +9,7 @@ import json
 
 import click
 
-from archspec.cli.options import limit_option, parse_pairs, recipe_flag, set_option
+from archspec.cli.options import limit_option, parse_pairs, recipe_flag, set_option, spec_options
 from archspec.diagnostics import printable
 from archspec.train.recipe import OPTIONS
 
@@ -59,6 +59,7 @@ class _KeepArgs(click.Command):
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Train in N processes on this machine (torchrun; one GPU each with --device cuda). "
                    "--batch-size is per process.")
+@spec_options
 def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
     """Train SPEC as a classifier and write a run folder.
 
@@ -97,6 +98,7 @@ def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
 @recipe_flag(OPTIONS["batch_size"], help="Default: the checkpoint's.")
 @recipe_flag(OPTIONS["device"], help="Default: the checkpoint's.")
 @set_option
+@spec_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def evaluate(spec, ckpt, data, data_dir, split, batch_size, device, sets, fmt):
     """Evaluate a checkpoint of SPEC: accuracy, loss, per-class accuracy, confusion matrix."""

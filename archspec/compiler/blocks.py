@@ -85,10 +85,10 @@ def block_problems(spec) -> list[Diagnostic]:
              SHARE: "an item key"}
     shadowing = [
         spec.error(("blocks", name), Code.SHADOWS_OP, f"block '{name}' has the name of {taken[name]}; rename the block", key=True)
-        for name in (spec.data.get("blocks") or {}) if name in taken
+        for name in spec.blocks if name in taken
     ]
     bodies = []
-    for name, block in (spec.data.get("blocks") or {}).items():
+    for name, block in spec.blocks.items():
         kinds = [k for k in COMBINATORS if k in block] if isinstance(block, dict) else [None]
         if len(kinds) != 1:
             found = f"found {', '.join(kinds)}" if kinds else "found none"
@@ -100,7 +100,7 @@ def block_problems(spec) -> list[Diagnostic]:
 def input_names(spec) -> list[Diagnostic]:
     """A block's input names must differ from each other, its params and the names expressions give."""
     problems = []
-    for name, block in (spec.data.get("blocks") or {}).items():
+    for name, block in spec.blocks.items():
         if not isinstance(block, dict) or not isinstance(block.get("inputs"), list):
             continue
         params = block.get("params") or {}
@@ -115,7 +115,7 @@ def input_names(spec) -> list[Diagnostic]:
 
 def block_cycles(spec) -> list[Diagnostic]:
     """Blocks that call themselves, directly or through others, named as a cycle."""
-    blocks = spec.data.get("blocks") or {}
+    blocks = spec.blocks
     calls = nx.DiGraph()
     for name, body in blocks.items():
         calls.add_node(name)

@@ -33,7 +33,7 @@ class Expander:
         self.schema_errors = [p for p in schema_errors if p[:1] == ("layers",) or p[2:3] in [(k,) for k in COMBINATORS]]
         self.bad_blocks = {p[1] for p in schema_errors if p[:1] == ("blocks",) and (len(p) < 4 or p[2] not in COMBINATORS)}
         self.limits = limits
-        self.blocks = spec.data.get("blocks") or {}
+        self.blocks = spec.blocks
         self.ops = registry()
         self.heads = set(self.ops) | set(self.blocks) | set(COMBINATORS) | {SHARE}  # what may stand at an item's head
         self.graph = Graph(blocks={})
@@ -103,7 +103,7 @@ class Expander:
             if isinstance(local, (str, int)) and not isinstance(local, bool):
                 env.ids[local], env.paths[local] = value, None
             return value
-        head, body, mods = self.split(item, path)
+        head, body, mods = self.split(item, path, frame.names)
         if head in self.ops and not self.ops[head].roles and "from" in mods:
             raise self.fail(path + ("from",), Code.ARITY, f"{head} takes no input, found from:", key=True)
         sources = self.sources(mods, path, env, prev)
@@ -254,8 +254,9 @@ class Expander:
         return self.graph.add_error(f"<error at {loc}>", [s for s in sources if self.shape(s) is not None], loc, frame.notes)
 
     # ---- small helpers -----------------------------------------------------------------
-    def split(self, item, path):
-        """(head, body, modifiers) of an item; the head is an op, a block or a combinator."""
+    def split(self, item, path, names):
+        """(head, body, modifiers) of an item; the head is an op, a block or a combinator, or a
+        `$param` that names a block or an op."""
         if isinstance(item, str):
             item = {item: None}
         if not isinstance(item, dict):
@@ -263,6 +264,10 @@ class Expander:
         heads = [k for k in item if k not in ITEM_KEYS]
         if not heads:
             raise self.fail(path, Code.NO_OP, "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
+        chosen = self.chosen(heads[0], path, names) if isinstance(heads[0], str) and heads[0].startswith("$") else heads[0]
+        if chosen != heads[0]:
+            item = {**{k: v for k, v in item.items() if k != heads[0]}, chosen: item[heads[0]]}
+            heads = [chosen] + heads[1:]
         for head in heads:
             if head not in self.heads:
                 raise self.fail(path + (head,), Code.UNKNOWN_OP, f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
@@ -282,6 +287,19 @@ class Expander:
         if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
             raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
         return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
+
+    def chosen(self, head: str, path, names) -> str:
+        """The block or op a `$param` head names (torchvision's `ResNet(block, layers)`)."""
+        try:
+            name = resolve(head, names)
+        except ExprError as e:
+            raise self.fail(path + (head,), Code.EXPR, f"{head}: {e} (an item's head `$param` names a block or an op)",
+                            key=True) from None
+        choices = sorted(set(self.blocks) | set(self.ops))
+        if not isinstance(name, str) or name not in choices:
+            raise self.fail(path + (head,), Code.UNKNOWN_OP, f"{head} is {name!r}: expected the name of a block or an op"
+                            f"{did_you_mean(name, choices) if isinstance(name, str) else ''}", key=True)
+        return name
 
     def sources(self, mods, path, env, prev) -> list[Ref]:
         if "from" not in mods:

@@ -3,6 +3,8 @@ inputs, each a shape or a typed declaration `{shape: [...], dtype: int64, range:
 added to the graph as typed input nodes. Problems go to the pipeline's diagnostics list."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archspec.compiler.infer import fits
 from archspec.compiler.ir import DTYPES, Graph, Ref, Type
 from archspec.diagnostics import did_you_mean
@@ -26,6 +28,31 @@ def resolve_params(spec, overrides: dict, diagnostics: list) -> dict:
         except ExprError as e:
             diagnostics.append(spec.error(("params", key), Code.EXPR, f"param '{key}': {e}"))
     return names
+
+
+def override_inputs(spec, shapes, diagnostics: list):
+    """The spec with other input shapes (`archspec check --input`): `shapes` is one shape for a
+    one-input spec, or {input name: shape}; a typed input keeps its dtype and range."""
+    raw = spec.data.get("input")
+    named = raw if isinstance(raw, dict) else {"input": raw}
+    if not isinstance(shapes, dict):
+        if len(named) > 1:
+            diagnostics.append(Diagnostic(None, Code.USAGE, f"--input: the spec has {len(named)} inputs ({', '.join(map(str, named))}): "
+                                          "give each shape with its name (--input NAME=3,224,224)"))
+            return spec
+        shapes = {next(iter(named)): shapes}
+    new = dict(named)
+    for name, shape in shapes.items():
+        if name not in named:
+            diagnostics.append(Diagnostic(None, Code.USAGE, f"--input {name}=...: the spec has no input '{name}' (its inputs: "
+                                          f"{', '.join(map(str, named))}){did_you_mean(name, named)}"))
+        elif not isinstance(shape, (list, tuple)) or not shape or not all(is_int(d) and d >= 1 for d in shape):
+            diagnostics.append(Diagnostic(None, Code.USAGE, f"--input {name}=...: a shape is one or more positive "
+                                          f"integers, found {shape!r}"))
+        else:
+            declared = named[name]
+            new[name] = {**declared, "shape": list(shape)} if isinstance(declared, dict) else list(shape)
+    return replace(spec, data={**spec.data, "input": new if isinstance(raw, dict) else new["input"]})
 
 
 def add_inputs(spec, params: dict, graph: Graph, diagnostics: list) -> dict[str, Ref]:

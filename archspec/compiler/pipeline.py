@@ -7,7 +7,9 @@ from archspec.compiler.blocks import block_problems
 from archspec.compiler.checks import check_graph
 from archspec.compiler.counts import count
 from archspec.compiler.expand import Expander
+from archspec.compiler.interface import override_inputs
 from archspec.errors import ArchspecError, Code, Diagnostic
+from archspec.lang.imports import note_imports
 from archspec.lang.loader import parse_spec
 from archspec.limits import Limits
 from archspec.report import Report
@@ -15,13 +17,23 @@ from archspec.resources import params_problem, require_memory
 from archspec.train.resolve import recipe_problems
 
 
-def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -> Report:
-    """Check a spec completely; problems are in report.diagnostics, never raised."""
+def check_spec(spec, params: dict | None = None, limits: Limits | None = None, inputs=None) -> Report:
+    """Check a spec completely; problems are in report.diagnostics, never raised. `inputs` checks
+    it at other input shapes: one shape, or {input name: shape}."""
+    report = _check(spec, params, limits, inputs)
+    if report.spec is not None:
+        note_imports(report.spec, report.diagnostics)
+    return report
+
+
+def _check(spec, params, limits, inputs) -> Report:
     try:
         loaded, schema_problems = parse_spec(spec)
     except ArchspecError as e:
         return Report.failed(e.diagnostics, e.sources)
     diagnostics = [d for _, d in schema_problems] + recipe_problems(loaded)  # every stage adds to this list
+    if inputs is not None and not schema_problems:
+        loaded = override_inputs(loaded, inputs, diagnostics)
     report = Report(loaded, diagnostics=diagnostics)
     broken = [path for path, _ in schema_problems]
     if any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in broken):  # not inside an item or a block
@@ -52,9 +64,9 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
     return report
 
 
-def build_module(spec, params: dict | None = None, limits: Limits | None = None):
+def build_module(spec, params: dict | None = None, limits: Limits | None = None, inputs=None):
     """Check, then emit a torch.fx.GraphModule; raises the typed error of a failed check."""
-    report = check_spec(spec, params, limits)
+    report = check_spec(spec, params, limits, inputs)
     if not report.ok:
         raise report.error()
     require_memory(report, "cpu")  # before any weight exists

@@ -97,6 +97,9 @@ class Spec:
     file: str
     path: str | None = None
     locations: Locations = None
+    imported: dict = field(default_factory=dict)  # block name -> the library (a Spec) that defines it
+    imported_at: dict = field(default_factory=dict)  # library file -> the `imports:` entry that first read it
+    imported_texts: dict = field(default_factory=dict)  # library file -> its text
 
     def __post_init__(self):
         if self.locations is None:
@@ -124,15 +127,27 @@ class Spec:
         return dict(self._get("train", dict) or {})
 
     @property
+    def blocks(self) -> dict:
+        """The blocks a call may name: the spec's own and those it imports."""
+        return {**{name: lib.data["blocks"][name] for name, lib in self.imported.items()}, **(self._get("blocks", dict) or {})}
+
+    @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """The digest of the spec's text and of every library it imports (a changed library changes the model)."""
+        digest = hashlib.sha256(self.text.encode("utf-8"))
+        for text in sorted(self.imported_texts.values()):
+            digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+        return digest.hexdigest()
 
     @property
     def sources(self) -> dict[str, str]:
-        return {self.file: self.text}
+        return {**self.imported_texts, self.file: self.text}
 
     def locate(self, path: tuple, key: bool = False) -> Loc:
-        """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent."""
+        """The place of the value (or, with key=True, of the key) at `path`, or its nearest parent;
+        inside an imported block, in its library's file."""
+        if len(path) >= 2 and path[0] == "blocks" and path[1] in self.imported and path[1] not in (self._get("blocks", dict) or {}):
+            return self.imported[path[1]].locate(path, key)
         return self.locations.locate(path, key)
 
     def error(self, path: tuple, code: str, message: str, key: bool = False) -> Diagnostic:
@@ -290,9 +305,10 @@ def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
     if data is None:
         raise error_for([Diagnostic(Loc(file, 1, 1), Code.EMPTY, "spec is empty: expected a mapping with 'archspec: 1' and 'layers:'")], {file: text})
     loaded = Spec(data=data, text=text, file=file, path=path, locations=locations)
+    from archspec.lang.imports import resolve_imports
     from archspec.lang.schema import validate
 
-    return loaded, validate(loaded)
+    return loaded, validate(loaded) + resolve_imports(loaded)
 
 
 def load_spec(spec) -> Spec:

@@ -11,7 +11,8 @@ from archspec.ops import merges, registry
 COMBINATORS = ("layers", "parallel", "residual", "dense")
 SHARE = "share"  # the item head that applies an earlier item's module again
 ITEM_KEYS = ("id", "from", "repeat", "if", "inline", "merge", "trainable", "tie")
-TOP_KEYS = ("archspec", "name", "doc", "input", "params", "blocks", "layers", "outputs", "train")
+TOP_KEYS = ("archspec", "name", "doc", "imports", "input", "params", "blocks", "layers", "outputs", "train")
+LIBRARY_KEYS = ("archspec", "doc", "imports", "blocks")
 BLOCK_KEYS = ("params", "doc", "merge", "inputs", "outputs") + COMBINATORS
 DTYPE_NAMES = ("float32", "int64", "bool")
 
@@ -77,6 +78,9 @@ def spec_schema() -> dict:
             "archspec": {"const": 1, "description": "format version"},
             "name": {"type": "string"},
             "doc": {"type": "string"},
+            "imports": {"type": "array", "items": {"type": "string", "minLength": 1},
+                        "description": "block libraries: a bundled or --lib-path name (torchvision), or a .yaml file "
+                                       "relative to this one"},
             "input": {"anyOf": [{"$ref": "#/$defs/shape"}, {"type": "object", "minProperties": 1, "propertyNames": NAME,
                                                             "additionalProperties": {"$ref": "#/$defs/typed_input"}}]},
             "params": {"type": "object", "propertyNames": NAME},
@@ -113,32 +117,42 @@ def spec_schema() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def _validator():
+def library_schema() -> dict:
+    """A block library (a file that specs import): blocks, and the libraries they need."""
+    spec = spec_schema()
+    return {**spec, "$id": "https://archspec.dev/schema/library-v1.json", "title": "archspec block library",
+            "description": "Blocks that archspec specs import with `imports:`.", "required": ["archspec", "blocks"],
+            "properties": {key: spec["properties"][key] for key in LIBRARY_KEYS}}
+
+
+@functools.lru_cache(maxsize=2)
+def _validator(library: bool = False):
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(spec_schema())
-    return cls(spec_schema())
+    schema = library_schema() if library else spec_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
-@functools.lru_cache(maxsize=1)
-def _fast_check():
+@functools.lru_cache(maxsize=2)
+def _fast_check(library: bool = False):
     """jsonschema-rs answers 'valid?' about a thousand times faster; jsonschema explains failures."""
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a platform without its wheel
         return lambda data: False
-    return jsonschema_rs.validator_for(spec_schema()).is_valid
+    return jsonschema_rs.validator_for(library_schema() if library else spec_schema()).is_valid
 
 
-def validate(spec) -> list[tuple[tuple, Diagnostic]]:
-    """Every schema violation of a loaded spec as (path, diagnostic), located and worded for people."""
+def validate(spec, library: bool = False) -> list[tuple[tuple, Diagnostic]]:
+    """Every schema violation of a loaded spec (or block library) as (path, diagnostic), located and
+    worded for people."""
     try:
-        if _fast_check()(spec.data):
+        if _fast_check(library)(spec.data):
             return []
     except (ValueError, TypeError):  # jsonschema-rs takes only string keys; a spec may have `0:` or `true:` keys
         pass
     found: dict = {}
-    for error in _validator().iter_errors(spec.data):
+    for error in _validator(library).iter_errors(spec.data):
         path, diag = _diagnose(spec, error)
         found.setdefault((diag.loc, diag.message), (path, diag))
     # "missing 'layers'" says nothing new beside "unknown key 'layer' (did you mean 'layers'?)"

@@ -182,5 +182,5 @@ def _params(view, block: str | None, expression: bool) -> list[lsp.CompletionIte
 
 def _blocks(view) -> dict:
     spec = view.analysis.spec if view is not None else None
-    blocks = spec.data.get("blocks") if spec is not None and isinstance(spec.data, dict) else None
+    blocks = spec.blocks if spec is not None and isinstance(spec.data, dict) else None
     return {k: v for k, v in blocks.items() if isinstance(v, dict)} if isinstance(blocks, dict) else {}

@@ -41,11 +41,12 @@ def _what(a: Analysis, item: Item) -> str:
     op = registry().get(head) if isinstance(head, str) else None
     if op is not None:
         return f"{name}**{head}** (op, {op.family}): {op.doc}"
-    block = a.outline.blocks.get(head) if isinstance(head, str) else None
-    if block is not None or head in a.outline.blocks:
-        data = (a.spec.data.get("blocks") or {}).get(head) or {}
-        doc = data.get("doc") if isinstance(data.get("doc"), str) else ""
-        return f"{name}**{head}** (block){': ' + doc if doc else ''}"
+    if head in a.outline.blocks or isinstance(head, str) and head in a.spec.imported:
+        data = a.spec.blocks.get(head)
+        doc = data.get("doc") if isinstance(data, dict) and isinstance(data.get("doc"), str) else ""
+        library = a.spec.imported.get(head) if head not in a.outline.blocks else None
+        kind = f"block of {library.file.rsplit('/', 1)[-1]}" if library is not None else "block"
+        return f"{name}**{head}** ({kind}){': ' + doc if doc else ''}"
     return f"{name}**{head}**"
 
 

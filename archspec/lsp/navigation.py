@@ -23,6 +23,8 @@ def definition(view: View, at, uri: str) -> lsp.Location | None:
         return None
     span = a.span_at(old)
     item = a.item_at(old)
+    if span is not None and _calls_block(item, span) and item.head in a.spec.imported and item.head not in a.outline.blocks:
+        return _imported(a.spec.imported[item.head], item.head)
     target = _target(a, span, item, old) if span is not None else None
     if target is None:
         return None
@@ -34,8 +36,7 @@ def _target(a: Analysis, span, item: Item | None, at):
     """The (start, end) that the key or value under the cursor refers to, or None."""
     path = span.path
     blocks = a.outline.blocks
-    # a block call: its head key, or a bare block name as the item
-    if item is not None and item.head in blocks and (path == item.path + (item.head,) and span.key or path == item.path and isinstance(item.data, str)):
+    if item is not None and item.head in blocks and _calls_block(item, span):
         return a.range(("blocks", item.head), key=True)
     value = _value_at(a, path)
     # an id in `from:` (of an item) or in `outputs:` (top level)
@@ -43,8 +44,9 @@ def _target(a: Analysis, span, item: Item | None, at):
         return _id_target(a, item.visible(), value)
     if path[:1] == ("outputs",) and len(path) == 2:
         return _id_target(a, [i for i in reversed(a.outline.top)], value)
-    # a $param inside a string value
-    if isinstance(value, str) and "$" in value and not span.key:
+    # a $param inside a string value, or an item's `$param` head (the param names its block)
+    head = span.key and isinstance(path[-1], str) and path[-1].startswith("$")
+    if isinstance(value, str) and "$" in value and not span.key or head:
         name = _name_at(a, span, at)
         block = path[1] if path[:1] == ("blocks",) and len(path) > 1 else None
         if block is not None and name in _params(a.spec.data["blocks"].get(block)):
@@ -52,6 +54,20 @@ def _target(a: Analysis, span, item: Item | None, at):
         if name in _params(a.spec.data):
             return a.range(("params", name), key=True)
     return None
+
+
+def _calls_block(item: Item | None, span) -> bool:
+    """The cursor is on a block call's name: its head key, or a bare block name as the item."""
+    return item is not None and (span.path == item.path + (item.head,) and span.key or span.path == item.path and isinstance(item.data, str))
+
+
+def _imported(library, name: str) -> lsp.Location:
+    """Where block `name` is defined in the library file it is imported from."""
+    from pathlib import Path
+
+    start = library.locate(("blocks", name), key=True)
+    line, col = start.line - 1, max(start.col - 1, 0)
+    return lsp.Location(Path(library.path).as_uri(), lsp_range((line, col), (line, col + len(str(name)))))
 
 
 def _params(body) -> dict:

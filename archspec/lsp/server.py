@@ -195,7 +195,8 @@ def on_completion(ls: ArchspecServer, params: lsp.CompletionParams):
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 def on_definition(ls: ArchspecServer, params: lsp.DefinitionParams):
     view, text_doc = ls.view(params.text_document.uri, "parsed")
-    return convert(definition(view, incoming(text_doc, params.position), params.text_document.uri), text_doc) if view else None
+    found = definition(view, incoming(text_doc, params.position), params.text_document.uri) if view else None
+    return convert(found, text_doc) if found is not None and found.uri == params.text_document.uri else found  # another file's: in code points
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)

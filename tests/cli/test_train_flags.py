@@ -44,11 +44,14 @@ def test_every_recipe_option_is_exactly_one_flag_of_the_same_kind(name):
 
 
 def test_every_flag_is_a_recipe_option_or_belongs_to_the_run():
+    from archspec.cli.options import spec_options
+
     recipe_flags = {OPTIONS[name].flag for name in OPTIONS}
     run_flags = {"--" + name.replace("_", "-") for name in RUN_ONLY}
+    reading = {p.opts[0] for p in click.command()(spec_options(lambda: None)).params}  # --plugin, --lib-path
     flags = [p.opts[0] for p in train.params if isinstance(p, click.Option)]
     assert len(flags) == len(set(flags))
-    assert set(flags) == recipe_flags | run_flags
+    assert set(flags) == recipe_flags | run_flags | reading
     assert set(OPTIONS) | RECIPE_ONLY == set(resolve.SCHEMA["properties"])
 
 

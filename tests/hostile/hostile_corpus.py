@@ -36,6 +36,8 @@ EXPECTED = {
     "huge_int_literal.yaml": "5:14: error: cannot read 9999999999999999999999999999999999999999... (5,000 characters)",
     "huge_power.yaml": "5:20: error: bad expression: number too large: 10 ** 10000000000",
     "huge_string.yaml": "5:20: error: bad expression: result too long (more than 10000 items)",
+    "import_escape.yaml": "4:11: error: cannot import '../../../../../../../../../../../../etc/passwd': /etc/passwd is outside",
+    "import_self.yaml": "4:11: error: imports form a cycle: import_self.yaml -> import_self.yaml",
     "latin1.yaml": "4:7: error: spec is not UTF-8 text (byte 0xe9)",
     "long_expression.yaml": "5:20: error: bad expression: expression too long (100004 characters, at most 1000)",
     "nested_list_bomb.yaml": "5:20: error: bad expression: result too long (more than 10000 items)",

@@ -92,8 +92,8 @@ def test_a_block_without_exactly_one_body_is_located(block, found):
 @pytest.mark.parametrize("text, message", [
     ("layers:\n- maxpool2d: {kernel: 1, 0, ceil_mode: false}\n",
      "maxpool2d: unknown argument '0' (expected one of: kernel, stride, padding, dilation, ceil_mode)"),
-    ("3: x\nlayers: [relu]\n", "unknown key '3' (expected one of: archspec, name, doc, input, params, blocks, layers, "
-                               "outputs, train)"),
+    ("3: x\nlayers: [relu]\n", "unknown key '3' (expected one of: archspec, name, doc, imports, input, params, blocks, "
+                               "layers, outputs, train)"),
 ])
 def test_a_key_that_is_not_a_string_is_a_schema_error(text, message):
     # jsonschema-rs (the fast path) raised ValueError: Dict key must be str

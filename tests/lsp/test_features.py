@@ -13,7 +13,7 @@ from archspec.lsp.navigation import definition
 from archspec.lsp.view import View
 
 ROOT = Path(__file__).resolve().parents[2]
-RESNET18 = (ROOT / "specs" / "resnet18.yaml").read_text()
+RESNET18 = Path(__file__).with_name("resnet18_blocks.yaml").read_text()
 
 BRANCHES = """\
 archspec: 1
@@ -84,3 +84,10 @@ def test_definition_of_an_output_and_of_an_id_in_a_branch():
     assert (target.range.start.line, target.range.start.character) == at(BRANCHES, "id: out", 4)
     target = definition(view, at(BRANCHES, "from: [a, split]", 7), "file:///b.yaml")
     assert (target.range.start.line, target.range.start.character) == at(BRANCHES, "id: a,", 4)
+
+
+def test_definition_of_a_param_that_names_the_block():
+    text = (Path(__file__).resolve().parents[2] / "specs" / "resnet50.yaml").read_text()
+    view = View(analyse(text, "r.yaml"), text)
+    target = definition(view, at(text, "$block: {planes: 128", 3), "file:///r.yaml")
+    assert (target.range.start.line, target.range.start.character) == at(text, "block: bottleneck")

@@ -17,7 +17,7 @@ import archspec
 ROOT = Path(__file__).resolve().parents[2]
 INVALID = sorted((ROOT / "tests" / "fixtures" / "invalid").glob("*.yaml"))
 HOSTILE = sorted(p for p in (ROOT / "tests" / "fixtures" / "hostile").iterdir() if p.is_file())
-RESNET18 = ROOT / "specs" / "resnet18.yaml"
+RESNET18 = Path(__file__).with_name("resnet18_blocks.yaml")
 SMALL = Path(__file__).with_name("small.yaml")
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -151,6 +151,19 @@ async def test_resnet18_hover_hints_definition_symbols(client):
     downsample = symbols[0].children[5]
     assert downsample.name == "downsample" and [c.name for c in downsample.children] == ["0", "1"]
     assert symbols[-1].detail == "linear [1000]"
+    close(client, uri)
+
+
+async def test_an_imported_block_is_defined_in_its_library(client):
+    spec, library = ROOT / "specs" / "mobilenet_v2.yaml", ROOT / "archspec" / "library" / "torchvision.yaml"
+    text = spec.read_text()
+    uri, found = await open_text(client, spec)
+    assert found == []
+    target = await client.text_document_definition_async(lsp.DefinitionParams(doc(uri), lsp.Position(*where(text, "conv_bn_act: {out: 32"))))
+    target = target[0] if isinstance(target, list) else target
+    assert target.uri == library.resolve().as_uri()
+    assert (target.range.start.line, target.range.start.character) == where(library.read_text(), "  conv_bn_act:\n", 2)
+    assert "(block of torchvision.yaml): torchvision's Conv2dNormActivation" in await hover_text(client, uri, *where(text, "conv_bn_act: {out: 32"))
     close(client, uri)
 
 

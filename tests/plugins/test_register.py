@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import archspec
 from archspec.cli.main import main
+from archspec import plugins
 from archspec.plugins import Arg, Int, PluginError
 
 HERE = Path(__file__).resolve().parent
@@ -187,3 +188,25 @@ def test_cli_bad_plugin_is_a_usage_error(fresh_registry, tmp_path, value, messag
     assert result.exit_code == 2
     assert f"error: Invalid value for '--plugin': {message}" in result.output
     assert "Traceback" not in result.output
+
+
+STEM_NET = "archspec: 1\ninput: [3, 8, 8]\nlayers:\n  - {stem: {width: 4}}\n  - {adaptive_avgpool2d: 1}\n  - flatten\n  - {linear: 3}\n"
+READING = [["check", "s.yaml"], ["graph", "s.yaml", "--format", "mermaid"], ["export", "s.yaml", "-o", "s.pt"],
+           ["train", "s.yaml", "--data", "synthetic:24", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--out", "run"],
+           ["eval", "s.yaml", "--checkpoint", "run"], ["diff", "s.yaml", "s.yaml"], ["list", "specs"],
+           ["new", "n", "--from", "s.yaml", "-o", "n.yaml"]]
+
+
+def test_every_command_that_reads_a_spec_takes_plugin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(STEM_NET)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "s.yaml").write_text(STEM_NET)
+    for args in READING:
+        with plugins.restoring():
+            without = CliRunner().invoke(main, args)
+        with plugins.restoring():
+            result = CliRunner().invoke(main, [*args, "--plugin", str(HERE / "register_stem.py")])
+        assert without.exit_code == 1 and "Traceback" not in without.output, (args, without.output)
+        assert result.exit_code == 0, (args, result.output)
+    assert (tmp_path / "s.pt").is_file() and (tmp_path / "n.yaml").is_file()

@@ -79,7 +79,7 @@ class _Generator:
         return name
 
     def _blocks(self) -> dict:
-        return self.report.spec.data.get("blocks") or {}
+        return self.report.spec.blocks
 
     def _doc(self, key, members) -> str:
         if key == ROOT_KEY:
