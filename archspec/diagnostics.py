@@ -15,10 +15,16 @@ def printable(text: str, mark: str | None = None) -> str:
     return UNPRINTABLE.sub(lambda m: mark if mark is not None else repr(m.group())[1:-1], text)
 
 
+def closest(word: str, candidates) -> str | None:
+    """The candidate closest to `word`, or None when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, candidates) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    best = closest(word, candidates)
+    return f" (did you mean '{best}'?)" if best else ""
 
 
 def render(diagnostics: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:

@@ -14,9 +14,9 @@ from archspec.errors import Code, Diagnostic
 
 
 class Fail(Exception):
-    """One item's problem, already located."""
+    """One item's problem, already located; None when it is reported elsewhere (the item is skipped)."""
 
-    def __init__(self, diagnostic: Diagnostic, consumed: list | None = None):
+    def __init__(self, diagnostic: Diagnostic | None, consumed: list | None = None):
         self.diagnostic = diagnostic
         self.consumed = consumed  # the values the failed item read, so they don't look unused
 

@@ -14,6 +14,11 @@ Shape = tuple  # a value's shape as the rules see it: per sample (batch excluded
 
 REQUIRED = object()
 EXPR_SCHEMA = {"type": "string", "pattern": r"^\$"}
+
+
+def or_expr(item: dict) -> dict:
+    """The schema of a list element, which may be an expression as the whole value may: [$k, 1]."""
+    return {"anyOf": [item, EXPR_SCHEMA]}
 DTYPE_WORDS = {"float32": "a float", "int64": "an int64", "bool": "a bool"}
 
 
@@ -167,7 +172,7 @@ class Size(ArgType):
 
     def schema(self):
         item = {"type": "integer", "minimum": self.minimum}
-        options = [item, {"type": "array", "items": item, "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
+        options = [item, {"type": "array", "items": or_expr(item), "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
         if self.words:
             options.insert(0, {"enum": list(self.words)})
         return {"anyOf": options}
@@ -188,8 +193,7 @@ class IntList(ArgType):
         self.fail(value)
 
     def schema(self):
-        item = {"anyOf": [{"type": "integer"}, EXPR_SCHEMA]}  # each size may be an expression: ["${input.c}", 1, 1]
-        return {"anyOf": [{"type": "array", "items": item, "minItems": self.min_items}, EXPR_SCHEMA]}
+        return {"anyOf": [{"type": "array", "items": or_expr({"type": "integer"}), "minItems": self.min_items}, EXPR_SCHEMA]}
 
 
 class Optional(ArgType):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from archspec.compiler.ir import DTYPES, Type
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Choice, Float, Int, IntList, Op, Optional, ShapeRuleError, is_int
+from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Choice, Float, Int, IntList, Op, Optional, ShapeRuleError, is_int, or_expr
 from archspec.ops.reshape import MethodCall, value_dim
 
 
@@ -25,7 +25,7 @@ class Ints(ArgType):
         self.fail(value)
 
     def schema(self):
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}, EXPR_SCHEMA]}
+        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
 
 
 class Layout(Op):

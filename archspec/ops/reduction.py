@@ -7,7 +7,7 @@ of a batched value, the value's own dims for a batch-free one."""
 from __future__ import annotations
 
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Bool, Op, ShapeRuleError, Type, is_int
+from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Bool, Op, ShapeRuleError, Type, is_int, or_expr
 from archspec.ops.reshape import value_dim
 
 
@@ -24,7 +24,7 @@ class Dims(ArgType):
         self.fail(value)
 
     def schema(self):
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}, EXPR_SCHEMA]}
+        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
 
 
 def resolve_dims(op: str, dims: tuple, t: Type) -> list[int]:
