@@ -28,10 +28,11 @@ def did_you_mean(word: str, candidates) -> str:
 
 
 def render(diagnostics: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
-    red, bold, dim, reset = ("\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 4
+    bold, dim, reset = ("\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 3
     out = []
     lines_of = {name: text.splitlines() for name, text in sources.items()}
     for d in diagnostics:
+        red = ("\x1b[31m" if d.severity == "error" else "\x1b[35m") if color else ""  # a warning in magenta, as gcc's
         where = f"{d.loc}: " if d.loc else ""
         out.append(f"{bold}{printable(where)}{red}{d.severity}:{reset}{bold} {printable(d.message)}{reset}")
         lines = lines_of.get(d.loc.file) if d.loc else None

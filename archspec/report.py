@@ -61,10 +61,20 @@ class Report:
     # ---- what was found ---------------------------------------------------------------
     @property
     def ok(self) -> bool:
-        return self.graph is not None and not self.diagnostics
+        return self.graph is not None and not self.errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What checks but probably is not what the writer meant (shown beside the table)."""
+        return [d for d in self.diagnostics if d.severity != "error"]
 
     def error(self) -> ArchspecError:
-        """The typed error that stands for a failed report (its first problem's code decides the type)."""
+        """The typed error that stands for a failed report (its first error's code decides the type);
+        its warnings come with it, in the order of the spec's lines."""
         return error_for(self.diagnostics, self.sources)
 
     @property
@@ -192,7 +202,9 @@ class Report:
             out["checked_by_forward"] = self.checked_by_forward
             out["nodes"] = [r.to_dict() for r in self.rows(depth)]
         else:
-            out["errors"] = [d.to_dict() for d in self.diagnostics]
+            out["errors"] = [d.to_dict() for d in self.errors]
+        if self.warnings:
+            out["warnings"] = [d.to_dict() for d in self.warnings]
         return out
 
     def table(self, depth: int | None = None) -> str:

@@ -2,28 +2,28 @@
 
 Types are inferred as each node is added (archspec.compiler.infer), because expressions such
 as `if: ${input.c != planes}` read the shape of the item's input. A failing item is reported
-and becomes an error node, so later items are still checked and the graph still knows what
-the failed item consumed.
+once and becomes an error node that keeps its id, so later items are still checked, an item
+fed by a failed one is skipped without a word, and the graph still knows what the failed item
+consumed (nothing looks unused because of an error).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from archspec.compiler.blocks import block_args, block_inputs, call_block, takes_words
 from archspec.compiler.infer import infer
 from archspec.compiler.interface import add_inputs, resolve_params
 from archspec.compiler.ir import ERROR, Graph, Ref
+from archspec.compiler.items import split
 from archspec.compiler.refs import Fail, reference
 from archspec.compiler.scope import Env, Frame, Scope
 from archspec.compiler.sharing import check_ties, resolve_ties, share
-from archspec.diagnostics import closest, did_you_mean
+from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.lang.expr import ExprError, InputShape, resolve
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS, SHARE
+from archspec.lang.schema import COMBINATORS, SHARE
 from archspec.limits import Limits
 from archspec.ops import merges, registry
-from archspec.ops.base import describe
 
 
 class Expander:
@@ -104,7 +104,7 @@ class Expander:
         reported elsewhere: by the schema, at its block, or at the item its input came from."""
         if self.has_schema_error(path):
             raise Fail(None, self.skipped_sources(item, path, env, prev, frame))
-        head, body, mods = self.split(item, path, lambda: self.input_rank(item, path, env, prev))
+        head, body, mods = split(self, item, path, lambda: self.input_rank(item, path, env, prev))
         if head in self.bad_blocks:
             raise Fail(None, self.sources(mods, path, env, prev))
         if head in self.ops and not self.ops[head].roles and "from" in mods:
@@ -283,44 +283,6 @@ class Expander:
         return self.graph.add_error(f"<error at {loc}>", [s for s in sources if self.shape(s) is not None], loc, frame.notes)
 
     # ---- small helpers -----------------------------------------------------------------
-    def split(self, item, path, input_rank=lambda: None):
-        """(head, body, modifiers) of an item; the head is an op, a block or a combinator."""
-        if isinstance(item, str):
-            item = {item: None}
-        if not isinstance(item, dict):
-            raise self.fail(path, Code.TYPE, f"expected an item (an op name or a mapping), found {item!r}")
-        heads = [k for k in item if k not in ITEM_KEYS]
-        if not heads:
-            raise self.fail(path, Code.NO_OP, "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
-        for head in heads:
-            if head not in self.heads:
-                raise self.fail(path + (head,), Code.UNKNOWN_OP, f"unknown op or block '{head}'{self.suggest(head, input_rank())}", key=True)
-        if len(heads) > 1:
-            raise self.fail(path + (heads[1],), Code.TWO_OPS, f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
-        head = heads[0]
-        if "merge" in item and head not in ("parallel", "residual"):
-            raise self.fail(path + ("merge",), Code.BAD_KEY, "merge: belongs to parallel or residual items", key=True)
-        if item.get("inline") and (head in self.ops or head == SHARE or "repeat" in item and "id" in item):
-            raise self.fail(path + ("inline",), Code.BAD_KEY, "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
-        if "tie" in item and head not in self.ops:
-            raise self.fail(path + ("tie",), Code.BAD_KEY, "tie: belongs to op items (it names parameters of the op's module)", key=True)
-        if "trainable" in item and head == SHARE:
-            raise self.fail(path + ("trainable",), Code.BAD_KEY, "trainable: belongs to the item that defines a shared module, "
-                            "not to a use of it", key=True)
-        local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
-        if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
-            raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
-        return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
-
-    def suggest(self, head, rank) -> str:
-        """' (did you mean ...?)' for an unknown head; for conv, norm and pool ops the one made
-        for an input of this rank (batchnorm on [C, H, W]: batchnorm2d)."""
-        best = closest(head, self.heads | set(ITEM_KEYS))
-        if best and rank is not None:
-            sized = re.sub(r"[123]d$", f"{min(max(rank - 1, 1), 3)}d", best)
-            best = sized if sized in self.ops else best
-        return f" (did you mean '{best}'?)" if best else ""
-
     def sources(self, mods, path, env, prev) -> list[Ref]:
         if "from" not in mods:
             return [prev]

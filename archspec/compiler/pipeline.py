@@ -7,6 +7,7 @@ from archspec.compiler.blocks import block_problems, read_as_op
 from archspec.compiler.checks import check_graph
 from archspec.compiler.counts import count
 from archspec.compiler.expand import Expander
+from archspec.compiler.hints import naming_hints
 from archspec.errors import ArchspecError, Code, Diagnostic
 from archspec.lang.loader import parse_spec
 from archspec.limits import Limits
@@ -29,6 +30,7 @@ def check_spec(spec, params: dict | None = None, limits: Limits | None = None) -
     report = Report(loaded, diagnostics=diagnostics)
     if frame_broken:
         return report.sorted()  # the spec's frame is broken: items can't be read
+    diagnostics += naming_hints(loaded)
     limits = limits or Limits()
     try:
         graph = Expander(loaded, dict(params or {}), limits, broken, diagnostics, bad_blocks).run()

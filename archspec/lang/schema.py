@@ -6,6 +6,7 @@ import functools
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic
+from archspec.lang.pitfalls import split_message, split_tuples
 from archspec.ops import merges, registry
 
 COMBINATORS = ("layers", "parallel", "residual", "dense")
@@ -134,14 +135,18 @@ def _fast_check():
 
 def validate(spec) -> list[tuple[tuple, Diagnostic]]:
     """Every schema violation of a loaded spec as (path, diagnostic), located and worded for people."""
+    splits = [(path, spec.error(path, Code.YAML, split_message(path[-1], made, inside)),
+               {spec.locate(path[:-1] + (k,), key=True) for k in made}) for path, made, inside in split_tuples(spec.data)]
+    found: dict = {(d.loc, d.message): (path, d) for path, d, _ in splits}  # one problem for each split: not its pieces
     try:
-        if _fast_check()(spec.data):
+        if not splits and _fast_check()(spec.data):
             return []
     except (ValueError, TypeError):  # jsonschema-rs takes only string keys; a spec may have `0:` or `true:` keys
         pass
-    found: dict = {}
     for error in _validator().iter_errors(spec.data):
         path, diag = _diagnose(spec, error)
+        if any(path[:len(p)] == p or diag.loc in keys for p, _, keys in splits):
+            continue
         found.setdefault((diag.loc, diag.message), (path, diag))
     # "missing 'layers'" says nothing new beside "unknown key 'layer' (did you mean 'layers'?)"
     suggested = " ".join(d.message for _, d in found.values())

@@ -62,7 +62,9 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{type(value).__name__} {value!r}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        from archspec.lang.pitfalls import tuple_hint
+
+        return f"string {value!r}{tuple_hint(value)}"
     if isinstance(value, (list, tuple)):
         return f"list {list(value)!r}"
     if isinstance(value, dict):
