@@ -208,6 +208,9 @@ class Report:
         return out
 
     def table(self, depth: int | None = None) -> str:
+        """The check as a table; a failed check has none: its typed error is raised instead."""
+        if not self.ok:
+            raise self.error()
         rows = self.rows(depth)
         frozen = any(r.trainable != r.params for r in rows)  # a trainable column only where something is frozen
         cells = [(r.name, r.op, show_type(r.type) if r.type else "?", f"{r.params:,}", *([f"{r.trainable:,}"] if frozen else []),

@@ -17,6 +17,7 @@ BLOCK_KEYS = ("params", "doc", "merge", "inputs", "outputs") + COMBINATORS
 DTYPE_NAMES = ("float32", "int64", "bool")
 
 EXPR = {"type": "string", "pattern": r"\$", "description": "an expression: $name or ${...}"}
+HEAD_BODY = {"anyOf": [{"type": "null"}, {"type": "object"}]}  # a block call's params, or an unknown head's: expansion tells which
 NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a name, or one with dashes as torchvision's RegNet writes (block1-0)
 REF_PATTERN = r"^[A-Za-z_0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$"  # a dotted path: layer1.0.conv1, split.1
@@ -102,7 +103,7 @@ def spec_schema() -> dict:
                                            "properties": {"times": _int(0), "id": {"type": "string"}}}]},
             "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}},
             "item": {"anyOf": [NAME, {"type": "object", "minProperties": 1, "properties": item_props,
-                                      "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object"}]}}]},
+                                      "additionalProperties": HEAD_BODY}]},
             "block": {
                 "type": "object", "additionalProperties": False,
                 "properties": {"doc": {"type": "string"}, "params": {"type": "object", "propertyNames": NAME},
@@ -145,6 +146,8 @@ def validate(spec) -> list[tuple[tuple, Diagnostic]]:
         pass
     for error in _validator().iter_errors(spec.data):
         path, diag = _diagnose(spec, error)
+        if diag is None:
+            continue
         if any(path[:len(p)] == p or diag.loc in keys for p, _, keys in splits):
             continue
         found.setdefault((diag.loc, diag.message), (path, diag))
@@ -167,9 +170,11 @@ def _deepest(error):
     return error
 
 
-def _diagnose(spec, error) -> tuple[tuple, Diagnostic]:
+def _diagnose(spec, error) -> tuple[tuple, Diagnostic | None]:
     error = _deepest(error)
     path = tuple(error.absolute_path)
+    if error.schema == HEAD_BODY:  # expansion knows whether the key is a block (its params) or an unknown op
+        return path, None
     diag = _describe_error(spec, error, path)
     if error.validator == "required":
         path += (next(k for k in error.validator_value if k not in error.instance),)
