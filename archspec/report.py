@@ -54,7 +54,17 @@ class Report:
         return cls(spec, diagnostics=list(diagnostics), sources_=dict(sources))
 
     def sorted(self) -> "Report":
-        """The diagnostics in the order of the spec's lines (a stable sort: ties keep their stage's order)."""
+        """The diagnostics in the order of the spec's lines (a stable sort: ties keep their stage's
+        order), each mistake once: the same message at the same place, made by several calls of a
+        block (or copies of an item), is told at the first, with a note on how many more."""
+        first: dict = {}
+        for d in self.diagnostics:
+            first.setdefault((d.loc, d.code, d.message), []).append(d)
+        for same in first.values():
+            if len(same) > 1:
+                n = len(same) - 1
+                same[0].notes = [*same[0].notes, f"and {n} more time{'s' if n > 1 else ''}: the same mistake in other calls or copies"]
+        self.diagnostics[:] = [same[0] for same in first.values()]
         self.diagnostics.sort(key=lambda d: (d.loc.line, d.loc.col) if d.loc else (0, 0))
         return self
 

@@ -72,14 +72,18 @@ def block_args(ex, name, args, path) -> dict:
 
 
 def block_outputs(ex, block, bpath, env, last, frame):
-    """The call's first declared output; the others may go unread (a caller takes what it needs)."""
-    values = []
+    """The call's first declared output; the others may go unread (a caller takes what it needs).
+    Each unknown output is reported; then the call fails, reading what it could reach."""
+    values, read, failed = [], [last], None
     for k, wanted in enumerate(block["outputs"]):
         try:
             values.append(reference(ex, wanted, env, bpath + ("outputs", k), "outputs"))
         except Fail as f:
             ex.report(f.diagnostic, frame)
-            return ex.poison(bpath + ("outputs", k), [last], frame)
+            read += f.consumed or []
+            failed = failed or bpath + ("outputs", k)
+    if failed:
+        return ex.poison(failed, read + values, frame)
     ex.graph.graph.setdefault("spare", set()).update(v.node for v in values[1:])
     return values[0]
 

@@ -79,6 +79,7 @@ class Expander:
                 outs.append(reference(self, name, env, ("outputs", k), "outputs"))
             except Fail as f:
                 self.diagnostics.append(f.diagnostic)
+                self.graph.graph.setdefault("spare", set()).update(v.node for v in f.consumed or [])  # the id meant
         return outs
 
     # ---- lists and items ---------------------------------------------------------------
@@ -103,8 +104,12 @@ class Expander:
         """An item's value; Fail when it fails, silently (diagnostic None) when its problem is
         reported elsewhere: by the schema, at its block, or at the item its input came from."""
         if self.has_schema_error(path):
-            raise Fail(None, self.skipped_sources(item, path, env, prev, frame))
-        head, body, mods = split(self, item, path, lambda: self.input_rank(item, path, env, prev))
+            raise Fail(None, self.failed_sources(item, path, env, prev, frame))
+        try:
+            head, body, mods = split(self, item, path, lambda: self.input_rank(item, path, env, prev))
+        except Fail as f:
+            f.consumed = self.failed_sources(item, path, env, prev, frame)
+            raise
         if head in self.bad_blocks:
             raise Fail(None, self.sources(mods, path, env, prev))
         if head in self.ops and not self.ops[head].roles and "from" in mods:
@@ -132,9 +137,9 @@ class Expander:
             env.paths[mods["id"]] = own if own in self.graph or own in self.scopes else None
         return result
 
-    def skipped_sources(self, item, path, env, prev, frame) -> list[Ref]:
-        """What an item the schema rejected reads, so that it does not look unused; an unknown
-        id in its from: is a mistake of its own, reported."""
+    def failed_sources(self, item, path, env, prev, frame) -> list[Ref]:
+        """What an item that could not be read (its keys broke the schema, or its head is unknown)
+        reads, so that it does not look unused; an unknown id in its from: is a mistake of its own."""
         if not isinstance(item, dict) or "from" not in item or any(p[:len(path) + 1] == path + ("from",) for p in self.schema_errors):
             return [prev]
         try:

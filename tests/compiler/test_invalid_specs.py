@@ -76,3 +76,9 @@ def test_a_failed_check_has_no_table_but_its_error(stem):
     with pytest.raises(archspec.ArchspecError) as info:
         archspec.check(str(path)).table()
     assert expected(path)[0].split(": ", 1)[1] in str(info.value)
+
+
+def test_a_mistake_in_a_block_called_three_times_is_told_once():
+    path = next(p for p in INVALID if p.stem == "typo_in_references")
+    first = archspec.check(str(path)).diagnostics[0]
+    assert first.notes == [f"in block 'gate' called at {path}:15:5 (a)", "and 2 more times: the same mistake in other calls or copies"]

@@ -84,3 +84,21 @@ def test_definition_of_an_output_and_of_an_id_in_a_branch():
     assert (target.range.start.line, target.range.start.character) == at(BRANCHES, "id: out", 4)
     target = definition(view, at(BRANCHES, "from: [a, split]", 7), "file:///b.yaml")
     assert (target.range.start.line, target.range.start.character) == at(BRANCHES, "id: a,", 4)
+
+
+def test_items_after_a_failed_item_or_a_broken_block_keep_their_hints():
+    text = """\
+archspec: 1
+input: [3, 16, 16]
+blocks:
+  stage: {layers: [relu], parallel: [[relu]]}
+layers:
+  - {id: stem, conv2d: {out: 8, kernel: 3}}
+  - stage
+  - relu
+  - {conv2d: {out: 4, kernel: 1, bogus: 1}, from: stem}
+  - {id: side, conv2d: {out: 4, kernel: 1}, from: stem}
+  - maxpool2d: 2
+"""
+    hints = {h.position.line: h.label for h in inlay_hints(View(analyse(text, "f.yaml"), text), 0, 20)}
+    assert hints == {5: "[8, 14, 14]", 9: "[4, 14, 14]", 10: "[4, 7, 7]"}  # the failed item and what it fed: none
