@@ -198,6 +198,22 @@ class IntList(ArgType):
         return {"anyOf": [{"type": "array", "items": or_expr({"type": "integer"}), "minItems": self.min_items}, EXPR_SCHEMA]}
 
 
+class Ints(ArgType):
+    """An integer or a non-empty list of them, normalized to a tuple (a reduction's dims, roll's shifts)."""
+
+    name = "an integer or a non-empty list of integers"
+
+    def check(self, value):
+        if is_int(value):
+            return (value,)
+        if isinstance(value, (list, tuple)) and value and all(is_int(v) for v in value):
+            return tuple(value)
+        self.fail(value)
+
+    def schema(self):
+        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
+
+
 class Optional(ArgType):
     """Another type, or null (meaning 'not given', as torch's None)."""
 

@@ -8,24 +8,8 @@ from __future__ import annotations
 
 from archspec.compiler.ir import DTYPES, Type
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Choice, Float, Int, IntList, Op, Optional, ShapeRuleError, is_int, or_expr
+from archspec.ops.base import Arg, Choice, Float, Int, IntList, Ints, Op, Optional, ShapeRuleError
 from archspec.ops.reshape import MethodCall, value_dim
-
-
-class Ints(ArgType):
-    """An integer or a list of them (torch.roll's shifts and dims)."""
-
-    name = "an integer or a list of integers"
-
-    def check(self, value):
-        if is_int(value):
-            return (value,)
-        if isinstance(value, (list, tuple)) and value and all(is_int(v) for v in value):
-            return tuple(value)
-        self.fail(value)
-
-    def schema(self):
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
 
 
 class Layout(Op):

@@ -7,24 +7,8 @@ of a batched value, the value's own dims for a batch-free one."""
 from __future__ import annotations
 
 from archspec.ops import register
-from archspec.ops.base import EXPR_SCHEMA, Arg, ArgType, Bool, Op, ShapeRuleError, Type, is_int, or_expr
+from archspec.ops.base import Arg, Bool, Ints, Op, ShapeRuleError, Type
 from archspec.ops.reshape import value_dim
-
-
-class Dims(ArgType):
-    """One dim or a list of them, normalized to a tuple."""
-
-    name = "an integer or a non-empty list of integers"
-
-    def check(self, value):
-        if is_int(value):
-            return (value,)
-        if isinstance(value, (list, tuple)) and value and all(is_int(v) for v in value):
-            return tuple(value)
-        self.fail(value)
-
-    def schema(self):
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
 
 
 def resolve_dims(op: str, dims: tuple, t: Type) -> list[int]:
@@ -46,7 +30,7 @@ class Reduction(Op):
     batch_free = True
     fn = "mean"
     args = (
-        Arg("dims", Dims(), doc="the dim or dims reduced (torch's dims: a batched value's batch is dim 0)"),
+        Arg("dims", Ints(), doc="the dim or dims reduced (torch's dims: a batched value's batch is dim 0)"),
         Arg("keepdim", Bool(), False, "keep each reduced dim as size 1 (to broadcast against the input)"),
     )
 
