@@ -111,7 +111,7 @@ def block_problems(spec) -> tuple[list[Diagnostic], set[str]]:
             continue
         bad.add(name)
     clashes = input_names(spec)
-    bad |= {d_path[1] for d_path, _ in clashes}
+    bad |= {path[1] for path, _ in clashes}
     cycles = block_cycles(spec, blocks.keys() - bad, ops)
     bad |= {name for cycle, _ in cycles for name in cycle}
     return problems + [d for _, d in clashes] + [d for _, d in cycles], bad
