@@ -15,17 +15,24 @@ def printable(text: str, mark: str | None = None) -> str:
     return UNPRINTABLE.sub(lambda m: mark if mark is not None else repr(m.group())[1:-1], text)
 
 
+def closest(word: str, candidates) -> str | None:
+    """The candidate closest to `word`, or None when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, candidates) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    best = closest(word, candidates)
+    return f" (did you mean '{best}'?)" if best else ""
 
 
 def render(diagnostics: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
-    red, bold, dim, reset = ("\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 4
+    bold, dim, reset = ("\x1b[1m", "\x1b[2m", "\x1b[0m") if color else ("",) * 3
     out = []
     lines_of = {name: text.splitlines() for name, text in sources.items()}
     for d in diagnostics:
+        red = ("\x1b[31m" if d.severity == "error" else "\x1b[35m") if color else ""  # a warning in magenta, as gcc's
         where = f"{d.loc}: " if d.loc else ""
         out.append(f"{bold}{printable(where)}{red}{d.severity}:{reset}{bold} {printable(d.message)}{reset}")
         lines = lines_of.get(d.loc.file) if d.loc else None

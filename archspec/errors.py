@@ -44,6 +44,7 @@ class Diagnostic:
             "code": self.code.value,
             "message": self.message,
             "notes": list(self.notes),
+            **({"severity": self.severity} if self.severity != "error" else {}),
         }
 
 
@@ -162,9 +163,12 @@ class Code(str, Enum):
     TOO_MANY_NODES = "too-many-nodes", ResourceError
     TOO_MANY_PARAMS = "too-many-params", ResourceError
     OUT_OF_MEMORY = "out-of-memory", ResourceError
+    # warnings (severity "warning"): a check with only these passes
+    NAMING_LEVEL = "naming-level", SpecError
 
 
 def error_for(diagnostics: list[Diagnostic], sources: dict[str, str] | None = None) -> ArchspecError:
-    """The typed error for `diagnostics`: the class its first problem's code is tied to."""
-    cls = diagnostics[0].code.error if diagnostics else SpecError
+    """The typed error for `diagnostics`: the class its first error's code is tied to."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    cls = errors[0].code.error if errors else SpecError
     return cls(diagnostics, sources)

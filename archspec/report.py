@@ -58,7 +58,16 @@ class Report:
 
     def sorted(self) -> "Report":
         """The diagnostics in the order of the spec's lines, then of the files it imports (a stable
-        sort: ties keep their stage's order)."""
+        sort: ties keep their stage's order), each mistake once: the same message at the same place, made by several calls of a
+        block (or copies of an item), is told at the first, with a note on how many more."""
+        first: dict = {}
+        for d in self.diagnostics:
+            first.setdefault((d.loc, d.code, d.message), []).append(d)
+        for same in first.values():
+            if len(same) > 1:
+                n = len(same) - 1
+                same[0].notes = [*same[0].notes, f"and {n} more time{'s' if n > 1 else ''}: the same mistake in other calls or copies"]
+        self.diagnostics[:] = [same[0] for same in first.values()]
         own = self.spec.file if self.spec is not None else None
         self.diagnostics.sort(key=lambda d: (d.loc.file != own, d.loc.file, d.loc.line, d.loc.col) if d.loc else (False, "", 0, 0))
         return self
@@ -66,10 +75,20 @@ class Report:
     # ---- what was found ---------------------------------------------------------------
     @property
     def ok(self) -> bool:
-        return self.graph is not None and not self.diagnostics
+        return self.graph is not None and not self.errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What checks but probably is not what the writer meant (shown beside the table)."""
+        return [d for d in self.diagnostics if d.severity != "error"]
 
     def error(self) -> ArchspecError:
-        """The typed error that stands for a failed report (its first problem's code decides the type)."""
+        """The typed error that stands for a failed report (its first error's code decides the type);
+        its warnings come with it, in the order of the spec's lines."""
         return error_for(self.diagnostics, self.sources)
 
     @property
@@ -198,10 +217,15 @@ class Report:
             out["checked_by_forward"] = self.checked_by_forward
             out["nodes"] = [r.to_dict() for r in self.rows(depth)]
         else:
-            out["errors"] = [d.to_dict() for d in self.diagnostics]
+            out["errors"] = [d.to_dict() for d in self.errors]
+        if self.warnings:
+            out["warnings"] = [d.to_dict() for d in self.warnings]
         return out
 
     def table(self, depth: int | None = None) -> str:
+        """The check as a table; a failed check has none: its typed error is raised instead."""
+        if not self.ok:
+            raise self.error()
         rows = self.rows(depth)
         frozen = any(r.trainable != r.params for r in rows)  # a trainable column only where something is frozen
         cells = []

@@ -35,6 +35,10 @@ def check(spec, sets, inputs, fmt, depth, **limits):
     if not report.ok:
         raise report.error()
     click.echo(report.table(depth))
+    if report.warnings:
+        from archspec.diagnostics import render
+
+        click.echo(render(report.warnings, report.sources, color=sys.stderr.isatty()), err=True)
     _warn_memory(report)
 
 

@@ -45,8 +45,8 @@ def handled(ctx: click.Context | None):
 def show(exc: ArchspecError) -> None:
     """The error's diagnostics, then how many there are in which file."""
     _echo(_rank_prefix() + exc.format(color=sys.stderr.isatty()))
-    if len(exc.sources) == 1 and exc.diagnostics:
-        n = len(exc.diagnostics)
+    n = sum(d.severity == "error" for d in exc.diagnostics)
+    if len(exc.sources) == 1 and n:
         _echo(f"{n} error{'s' if n != 1 else ''} in {printable(next(iter(exc.sources)))}")
 
 

@@ -2,36 +2,38 @@
 
 Types are inferred as each node is added (archspec.compiler.infer), because expressions such
 as `if: ${input.c != planes}` read the shape of the item's input. A failing item is reported
-and becomes an error node, so later items are still checked and the graph still knows what
-the failed item consumed.
+once and becomes an error node that keeps its id, so later items are still checked, an item
+fed by a failed one is skipped without a word, and the graph still knows what the failed item
+consumed (nothing looks unused because of an error).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from archspec.compiler.blocks import block_inputs, call_block, takes_words
+from archspec.compiler.blocks import block_args, block_inputs, call_block, takes_words
 from archspec.compiler.infer import infer
 from archspec.compiler.interface import add_inputs, resolve_params
 from archspec.compiler.ir import ERROR, Graph, Ref
+from archspec.compiler.items import split
 from archspec.compiler.refs import Fail, reference
 from archspec.compiler.scope import Env, Frame, Scope
 from archspec.compiler.sharing import check_ties, resolve_ties, share
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic, ResourceError
 from archspec.lang.expr import ExprError, InputShape, resolve
-from archspec.lang.schema import COMBINATORS, ITEM_KEYS, SHARE
+from archspec.lang.schema import COMBINATORS, SHARE
 from archspec.limits import Limits
 from archspec.ops import merges, registry
-from archspec.ops.base import describe
 
 
 class Expander:
     """Expands one spec into a Graph; problems are appended to `diagnostics`, the pipeline's one list."""
 
-    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=(), diagnostics=None):
+    def __init__(self, spec, overrides: dict, limits: Limits, schema_errors=(), diagnostics=None, bad_blocks=()):
         self.spec = spec
         self.schema_errors = [p for p in schema_errors if p[:1] == ("layers",) or p[2:3] in [(k,) for k in COMBINATORS]]
         self.bad_blocks = {p[1] for p in schema_errors if p[:1] == ("blocks",) and (len(p) < 4 or p[2] not in COMBINATORS)}
+        self.bad_blocks |= set(bad_blocks)  # their problems are reported where they are; a call of one is skipped
         self.limits = limits
         self.blocks = spec.blocks
         self.ops = registry()
@@ -77,6 +79,7 @@ class Expander:
                 outs.append(reference(self, name, env, ("outputs", k), "outputs"))
             except Fail as f:
                 self.diagnostics.append(f.diagnostic)
+                self.graph.graph.setdefault("spare", set()).update(v.node for v in f.consumed or [])  # the id meant
         return outs
 
     # ---- lists and items ---------------------------------------------------------------
@@ -88,8 +91,9 @@ class Expander:
             first = len(self.graph)
             try:
                 prev = self.expand_item(item, item_path, env, prev, scope, frame)
-            except Fail as f:
-                self.report(f.diagnostic, frame)
+            except Fail as f:  # reported (unless it was reported already) and skipped; its id stands for the failure
+                if f.diagnostic is not None:
+                    self.report(f.diagnostic, frame)
                 prev = self.poison(item_path, [prev] if f.consumed is None else f.consumed, frame)
                 if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
                     env.ids[item["id"]], env.paths[item["id"]] = prev, None
@@ -97,18 +101,28 @@ class Expander:
         return prev
 
     def expand_item(self, item, path, env: Env, prev: Ref, scope: Scope, frame: Frame) -> Ref:
-        if self.has_schema_error(path):  # already reported by the schema; its id stands for the failure
-            value = self.poison(path, [prev], frame)
-            local = item.get("id") if isinstance(item, dict) else None
-            if isinstance(local, (str, int)) and not isinstance(local, bool):
-                env.ids[local], env.paths[local] = value, None
-            return value
-        head, body, mods = self.split(item, path, frame.names)
+        """An item's value; Fail when it fails, silently (diagnostic None) when its problem is
+        reported elsewhere: by the schema, at its block, or at the item its input came from."""
+        if self.has_schema_error(path):
+            raise Fail(None, self.failed_sources(item, path, env, prev, frame))
+        try:
+            head, body, mods = split(self, item, path, frame.names, lambda: self.input_rank(item, path, env, prev))
+        except Fail as f:
+            f.consumed = self.failed_sources(item, path, env, prev, frame)
+            raise
+        if head in self.bad_blocks:
+            raise Fail(None, self.sources(mods, path, env, prev))
         if head in self.ops and not self.ops[head].roles and "from" in mods:
             raise self.fail(path + ("from",), Code.ARITY, f"{head} takes no input, found from:", key=True)
         sources = self.sources(mods, path, env, prev)
-        if any(self.shape(s) is None for s in sources) or head in self.bad_blocks:
-            return self.poison(path, sources, frame)
+        if any(self.shape(s) is None for s in sources):
+            try:
+                if head in self.blocks:
+                    block_args(self, head, body, path)  # what can be checked without the input
+            except Fail as f:
+                f.consumed = sources
+                raise
+            raise Fail(None, sources)
         if "trainable" in mods:
             frame = replace(frame, frozen=not self.flag(mods["trainable"], path + ("trainable",), frame.names))
         try:
@@ -122,6 +136,26 @@ class Expander:
             env.ids[mods["id"]] = result
             env.paths[mods["id"]] = own if own in self.graph or own in self.scopes else None
         return result
+
+    def failed_sources(self, item, path, env, prev, frame) -> list[Ref]:
+        """What an item that could not be read (its keys broke the schema, or its head is unknown)
+        reads, so that it does not look unused; an unknown id in its from: is a mistake of its own."""
+        if not isinstance(item, dict) or "from" not in item or any(p[:len(path) + 1] == path + ("from",) for p in self.schema_errors):
+            return [prev]
+        try:
+            return self.sources({"from": item["from"]}, path, env, prev)
+        except Fail as f:
+            self.report(f.diagnostic, frame)
+            return f.consumed or []
+
+    def input_rank(self, item, path, env, prev) -> int | None:
+        """The rank of an item's input, when it can be told (for a suggestion)."""
+        try:
+            sources = self.sources({"from": item["from"]}, path, env, prev) if isinstance(item, dict) and "from" in item else [prev]
+        except Fail:
+            return None
+        shape = self.shape(sources[0])
+        return None if shape is None else len(shape)
 
     def has_schema_error(self, path) -> bool:
         """An item whose own keys broke the schema is skipped (its nested items are checked)."""
@@ -254,53 +288,6 @@ class Expander:
         return self.graph.add_error(f"<error at {loc}>", [s for s in sources if self.shape(s) is not None], loc, frame.notes)
 
     # ---- small helpers -----------------------------------------------------------------
-    def split(self, item, path, names):
-        """(head, body, modifiers) of an item; the head is an op, a block or a combinator, or a
-        `$param` that names a block or an op."""
-        if isinstance(item, str):
-            item = {item: None}
-        if not isinstance(item, dict):
-            raise self.fail(path, Code.TYPE, f"expected an item (an op name or a mapping), found {item!r}")
-        heads = [k for k in item if k not in ITEM_KEYS]
-        if not heads:
-            raise self.fail(path, Code.NO_OP, "this item has no op: expected an op, a block, or layers/parallel/residual/dense")
-        chosen = self.chosen(heads[0], path, names) if isinstance(heads[0], str) and heads[0].startswith("$") else heads[0]
-        if chosen != heads[0]:
-            item = {**{k: v for k, v in item.items() if k != heads[0]}, chosen: item[heads[0]]}
-            heads = [chosen] + heads[1:]
-        for head in heads:
-            if head not in self.heads:
-                raise self.fail(path + (head,), Code.UNKNOWN_OP, f"unknown op or block '{head}'{did_you_mean(head, self.heads | set(ITEM_KEYS))}", key=True)
-        if len(heads) > 1:
-            raise self.fail(path + (heads[1],), Code.TWO_OPS, f"an item has one op or block, found '{heads[0]}' and '{heads[1]}' (put them in separate items)", key=True)
-        head = heads[0]
-        if "merge" in item and head not in ("parallel", "residual"):
-            raise self.fail(path + ("merge",), Code.BAD_KEY, "merge: belongs to parallel or residual items", key=True)
-        if item.get("inline") and (head in self.ops or head == SHARE or "repeat" in item and "id" in item):
-            raise self.fail(path + ("inline",), Code.BAD_KEY, "inline: applies to blocks, sub-lists and combinators (without repeat + id)", key=True)
-        if "tie" in item and head not in self.ops:
-            raise self.fail(path + ("tie",), Code.BAD_KEY, "tie: belongs to op items (it names parameters of the op's module)", key=True)
-        if "trainable" in item and head == SHARE:
-            raise self.fail(path + ("trainable",), Code.BAD_KEY, "trainable: belongs to the item that defines a shared module, "
-                            "not to a use of it", key=True)
-        local = item.get("id")  # the schema reports one problem per item, so a bad id may get here
-        if local is not None and (isinstance(local, bool) or not isinstance(local, (str, int))):
-            raise self.fail(path + ("id",), Code.TYPE, f"id: expected a name or an integer, found {describe(local)}")
-        return head, item[head], {k: item[k] for k in ITEM_KEYS if k in item}
-
-    def chosen(self, head: str, path, names) -> str:
-        """The block or op a `$param` head names (torchvision's `ResNet(block, layers)`)."""
-        try:
-            name = resolve(head, names)
-        except ExprError as e:
-            raise self.fail(path + (head,), Code.EXPR, f"{head}: {e} (an item's head `$param` names a block or an op)",
-                            key=True) from None
-        choices = sorted(set(self.blocks) | set(self.ops))
-        if not isinstance(name, str) or name not in choices:
-            raise self.fail(path + (head,), Code.UNKNOWN_OP, f"{head} is {name!r}: expected the name of a block or an op"
-                            f"{did_you_mean(name, choices) if isinstance(name, str) else ''}", key=True)
-        return name
-
     def sources(self, mods, path, env, prev) -> list[Ref]:
         if "from" not in mods:
             return [prev]

@@ -3,10 +3,11 @@
 to one diagnostics list. Everything before emission is pure Python (no torch)."""
 from __future__ import annotations
 
-from archspec.compiler.blocks import block_problems
+from archspec.compiler.blocks import block_problems, read_as_op
 from archspec.compiler.checks import check_graph
 from archspec.compiler.counts import count
 from archspec.compiler.expand import Expander
+from archspec.compiler.hints import naming_hints
 from archspec.compiler.interface import override_inputs
 from archspec.errors import ArchspecError, Code, Diagnostic
 from archspec.lang.imports import note_imports
@@ -31,20 +32,20 @@ def _check(spec, params, limits, inputs) -> Report:
         loaded, schema_problems = parse_spec(spec)
     except ArchspecError as e:
         return Report.failed(e.diagnostics, e.sources)
-    diagnostics = [d for _, d in schema_problems] + recipe_problems(loaded)  # every stage adds to this list
+    broken = [path for path, _ in schema_problems]
+    frame_broken = any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in broken)  # not in an item or a block
+    blocks, bad_blocks = ([], set()) if frame_broken else block_problems(loaded)
+    schema_problems = [(p, d) for p, d in schema_problems if not read_as_op(loaded, p, bad_blocks)]
+    diagnostics = [d for _, d in schema_problems] + recipe_problems(loaded) + blocks  # every stage adds to this list
     if inputs is not None and not schema_problems:
         loaded = override_inputs(loaded, inputs, diagnostics)
     report = Report(loaded, diagnostics=diagnostics)
-    broken = [path for path, _ in schema_problems]
-    if any(len(path) < 2 or path[0] not in ("layers", "blocks") for path in broken):  # not inside an item or a block
+    if frame_broken:
         return report.sorted()  # the spec's frame is broken: items can't be read
-    blocks = block_problems(loaded)
-    if blocks:
-        diagnostics += blocks
-        return report.sorted()
+    diagnostics += naming_hints(loaded)
     limits = limits or Limits()
     try:
-        graph = Expander(loaded, dict(params or {}), limits, broken, diagnostics).run()
+        graph = Expander(loaded, dict(params or {}), limits, broken, diagnostics, bad_blocks).run()
     except ArchspecError as e:
         diagnostics += e.diagnostics
         return report.sorted()

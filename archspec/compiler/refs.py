@@ -10,14 +10,14 @@ output.
 from __future__ import annotations
 
 from archspec.compiler.ir import OP, Ref
-from archspec.diagnostics import did_you_mean
+from archspec.diagnostics import closest, did_you_mean
 from archspec.errors import Code, Diagnostic
 
 
 class Fail(Exception):
-    """One item's problem, already located."""
+    """One item's problem, already located; None when it is reported elsewhere (the item is skipped)."""
 
-    def __init__(self, diagnostic: Diagnostic, consumed: list | None = None):
+    def __init__(self, diagnostic: Diagnostic | None, consumed: list | None = None):
         self.diagnostic = diagnostic
         self.consumed = consumed  # the values the failed item read, so they don't look unused
 
@@ -37,9 +37,13 @@ def walk(ex, name, env, where, key: str) -> tuple[Ref, str | None]:
     if value is None:
         value, path = env.find(str(first))
     if value is None:
-        hint = did_you_mean(str(parts[0]), [str(v) for v in env.visible()])
+        visible = {str(v): v for v in env.visible()}
+        meant = closest(str(parts[0]), visible)
+        hint = f" (did you mean '{meant}'?)" if meant else ""
         scope = " (from: names earlier items of this list or of an enclosing one)" if key == "from" else ""
-        raise ex.fail(where, Code.UNKNOWN_ID, f"{key}: unknown id '{parts[0]}'{hint}{scope}")
+        failure = ex.fail(where, Code.UNKNOWN_ID, f"{key}: unknown id '{parts[0]}'{hint}{scope}")
+        failure.consumed = [env.lookup(visible[meant])] if meant else []  # the id meant is read: no `never used` for a typo
+        raise failure
     g = ex.graph
     try:
         return _inside(ex, g, value, path, parts, name, where, key)

@@ -6,6 +6,7 @@ import functools
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import Code, Diagnostic
+from archspec.lang.pitfalls import split_message, split_tuples
 from archspec.ops import merges, registry
 
 COMBINATORS = ("layers", "parallel", "residual", "dense")
@@ -17,7 +18,10 @@ BLOCK_KEYS = ("params", "doc", "merge", "inputs", "outputs") + COMBINATORS
 DTYPE_NAMES = ("float32", "int64", "bool")
 
 EXPR = {"type": "string", "pattern": r"\$", "description": "an expression: $name or ${...}"}
+HEAD_BODY = {"anyOf": [{"type": "null"}, {"type": "object"}]}  # a block call's params, or an unknown head's: expansion tells which
 NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a name, or one with dashes as torchvision's RegNet writes (block1-0)
+REF_PATTERN = r"^[A-Za-z_0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$"  # a dotted path: layer1.0.conv1, split.1
 
 
 def _int(minimum: int) -> dict:
@@ -96,14 +100,14 @@ def spec_schema() -> dict:
                 "properties": {"shape": {"$ref": "#/$defs/shape"}, "dtype": {"anyOf": [{"enum": list(DTYPE_NAMES)}, EXPR]},
                                "range": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"anyOf": [{"type": "integer"}, EXPR]},
                                          "description": "int inputs: [low, high), the values example inputs take"}}}]},
-            "id": {"anyOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, {"type": "integer", "minimum": 0}]},
-            "ref": {"anyOf": [{"$ref": "#/$defs/id"}, {"type": "string", "pattern": r"^[A-Za-z_0-9][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$",
+            "id": {"anyOf": [{"type": "string", "pattern": ID_PATTERN}, {"type": "integer", "minimum": 0}]},
+            "ref": {"anyOf": [{"$ref": "#/$defs/id"}, {"type": "string", "pattern": REF_PATTERN,
                                                        "description": "a dotted path: an entry inside a scope, or an output index"}]},
             "repeat": {"anyOf": [_int(0), {"type": "object", "required": ["times"], "additionalProperties": False,
                                            "properties": {"times": _int(0), "id": {"type": "string"}}}]},
             "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}},
             "item": {"anyOf": [NAME, {"type": "object", "minProperties": 1, "properties": item_props,
-                                      "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object"}]}}]},
+                                      "additionalProperties": HEAD_BODY}]},
             "block": {
                 "type": "object", "additionalProperties": False,
                 "properties": {"doc": {"type": "string"}, "params": {"type": "object", "propertyNames": NAME},
@@ -146,14 +150,20 @@ def _fast_check(library: bool = False):
 def validate(spec, library: bool = False) -> list[tuple[tuple, Diagnostic]]:
     """Every schema violation of a loaded spec (or block library) as (path, diagnostic), located and
     worded for people."""
+    splits = [(path, spec.error(path, Code.YAML, split_message(path[-1], made, inside)),
+               {spec.locate(path[:-1] + (k,), key=True) for k in made}) for path, made, inside in split_tuples(spec.data)]
+    found: dict = {(d.loc, d.message): (path, d) for path, d, _ in splits}  # one problem for each split: not its pieces
     try:
-        if _fast_check(library)(spec.data):
+        if not splits and _fast_check(library)(spec.data):
             return []
     except (ValueError, TypeError):  # jsonschema-rs takes only string keys; a spec may have `0:` or `true:` keys
         pass
-    found: dict = {}
     for error in _validator(library).iter_errors(spec.data):
         path, diag = _diagnose(spec, error)
+        if diag is None:
+            continue
+        if any(path[:len(p)] == p or diag.loc in keys for p, _, keys in splits):
+            continue
         found.setdefault((diag.loc, diag.message), (path, diag))
     # "missing 'layers'" says nothing new beside "unknown key 'layer' (did you mean 'layers'?)"
     suggested = " ".join(d.message for _, d in found.values())
@@ -167,16 +177,18 @@ def _deepest(error):
         own = tuple(error.absolute_path)
         matched = [e for e in error.context
                    if not (tuple(e.absolute_path) == own and e.validator == "type")
-                   and not (e.validator == "pattern" and "$" in e.validator_value)]
+                   and not (e.validator == "pattern" and _is_expr(e.schema))]
         if not matched:
             return error
         error = max(matched, key=lambda e: len(e.absolute_path))
     return error
 
 
-def _diagnose(spec, error) -> tuple[tuple, Diagnostic]:
+def _diagnose(spec, error) -> tuple[tuple, Diagnostic | None]:
     error = _deepest(error)
     path = tuple(error.absolute_path)
+    if error.schema == HEAD_BODY:  # expansion knows whether the key is a block (its params) or an unknown op
+        return path, None
     diag = _describe_error(spec, error, path)
     if error.validator == "required":
         path += (next(k for k in error.validator_value if k not in error.instance),)
@@ -209,13 +221,22 @@ def _describe_error(spec, error, path) -> Diagnostic:
         return spec.error(path, Code.RANGE, f"{where}expected a value {'>=' if v == 'minimum' else '<='} {error.validator_value}, found {value!r}")
     if v == "enum":
         return spec.error(path, Code.CHOICE, f"{where}expected one of {', '.join(map(repr, error.validator_value))}, found {value!r}{did_you_mean(value, error.validator_value)}")
-    if v == "pattern" and path and path[-1] == "id":
-        return spec.error(path, Code.BAD_ID, f"id {value!r} must be a name (letters, digits, _) or a number")
+    if v == "pattern" and error.validator_value in (ID_PATTERN, REF_PATTERN):
+        if path and path[-1] == "id":
+            why = " (ids are not evaluated; repeat: {times: N, id: \"unit${i}\"} names copies by an expression)" if "$" in value else ""
+            return spec.error(path, Code.BAD_ID, f"id {value!r} must be a name (letters, digits, _ and -) or a number{why}")
+        why = " (references are not evaluated: write the id)" if "$" in value else ""
+        return spec.error(path, Code.BAD_ID, f"{where}expected an id or a dotted path (a.b, split.1), found {_describe(value)}{why}")
     if v in ("minItems", "minProperties"):
         return spec.error(path, Code.EMPTY, f"{where}must not be empty")
     if v == "propertyNames":
         return spec.error(path, Code.BAD_NAME, f"{where}names must be identifiers (letters, digits, _): {error.message}")
     return spec.error(path, Code.SCHEMA, f"{where}{error.message}")
+
+
+def _is_expr(schema: dict) -> bool:
+    """Whether a schema alternative is the one for an expression ($name or ${...})."""
+    return isinstance(schema, dict) and schema.get("type") == "string" and schema.get("pattern", "").lstrip("^") == r"\$"
 
 
 def _where(path: tuple) -> str:
@@ -242,7 +263,7 @@ def _expected(schema: dict) -> str:
             parts.append({"layers": "a list of items", "item": "an item", "id": "an id", "shape": "a shape (list of sizes)",
                           "repeat": "a count", "ref": "an id or a dotted path (a.b, split.0)",
                           "typed_input": "a shape or {shape, dtype}"}.get(ref, ref))
-        elif "$" in option.get("pattern", ""):
+        elif _is_expr(option):
             parts.append("an expression ($name or ${...})")
         elif "enum" in option:
             parts.append("one of " + ", ".join(map(repr, option["enum"])))

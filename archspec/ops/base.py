@@ -14,6 +14,11 @@ Shape = tuple  # a value's shape as the rules see it: per sample (batch excluded
 
 REQUIRED = object()
 EXPR_SCHEMA = {"type": "string", "pattern": r"^\$"}
+
+
+def or_expr(item: dict) -> dict:
+    """The schema of a list element, which may be an expression as the whole value may: [$k, 1]."""
+    return {"anyOf": [item, EXPR_SCHEMA]}
 DTYPE_WORDS = {"float32": "a float", "int64": "an int64", "bool": "a bool"}
 
 
@@ -57,7 +62,9 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{type(value).__name__} {value!r}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        from archspec.lang.pitfalls import tuple_hint
+
+        return f"string {value!r}{tuple_hint(value)}"
     if isinstance(value, (list, tuple)):
         return f"list {list(value)!r}"
     if isinstance(value, dict):
@@ -167,8 +174,7 @@ class Size(ArgType):
 
     def schema(self):
         item = {"type": "integer", "minimum": self.minimum}
-        each = {"anyOf": [item, EXPR_SCHEMA]}  # each size may be an expression: [$ph, $pw]
-        options = [item, {"type": "array", "items": each, "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
+        options = [item, {"type": "array", "items": or_expr(item), "minItems": self.dims, "maxItems": self.dims}, EXPR_SCHEMA]
         if self.words:
             options.insert(0, {"enum": list(self.words)})
         return {"anyOf": options}
@@ -189,12 +195,11 @@ class IntList(ArgType):
         self.fail(value)
 
     def schema(self):
-        item = {"anyOf": [{"type": "integer"}, EXPR_SCHEMA]}  # each size may be an expression: ["${input.c}", 1, 1]
-        return {"anyOf": [{"type": "array", "items": item, "minItems": self.min_items}, EXPR_SCHEMA]}
+        return {"anyOf": [{"type": "array", "items": or_expr({"type": "integer"}), "minItems": self.min_items}, EXPR_SCHEMA]}
 
 
 class Ints(ArgType):
-    """An integer or a non-empty list of them, as a tuple (a reduction's dims, torch.roll's shifts)."""
+    """An integer or a non-empty list of them, normalized to a tuple (a reduction's dims, roll's shifts)."""
 
     name = "an integer or a non-empty list of integers"
 
@@ -206,8 +211,7 @@ class Ints(ArgType):
         self.fail(value)
 
     def schema(self):
-        each = {"anyOf": [{"type": "integer"}, EXPR_SCHEMA]}  # each may be an expression: ["${-shift}", 0]
-        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": each, "minItems": 1}, EXPR_SCHEMA]}
+        return {"anyOf": [{"type": "integer"}, {"type": "array", "items": or_expr({"type": "integer"}), "minItems": 1}, EXPR_SCHEMA]}
 
 
 class Optional(ArgType):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from archspec.ops import register
-from archspec.ops.base import Arg, ArgType, Bool, Choice, EXPR_SCHEMA, Op, Optional, ShapeRuleError, Size, is_int
+from archspec.ops.base import Arg, ArgType, Bool, Choice, EXPR_SCHEMA, Op, Optional, ShapeRuleError, Size, is_int, or_expr
 from archspec.ops.conv import LAYOUT, expect_spatial, sizes
 
 
@@ -115,7 +115,7 @@ class PerDim(ArgType):
 
     def schema(self):
         item = {"type": "integer", "minimum": 1} if self.integer else {"type": "number", "exclusiveMinimum": 0}
-        return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}, EXPR_SCHEMA]}
+        return {"anyOf": [item, {"type": "array", "items": or_expr(item), "minItems": 1, "maxItems": 3}, EXPR_SCHEMA]}
 
 
 MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}

@@ -93,3 +93,29 @@ def test_schema_is_valid_json_schema_that_accepts_every_bundled_spec():
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
         assert not errors, (path, errors[0].message)
     assert "conv2d" in schema["$defs"]["item"]["anyOf"][1]["properties"]
+
+
+NAMING_LEVEL = """archspec: 1
+input: [3, 8, 8]
+layers:
+  - {id: stem, conv2d: {out: 8, kernel: 1}}
+  - parallel: [{id: a, conv2d: {out: 4, kernel: 1}}, {id: b, conv2d: {out: 4, kernel: 1}}]
+  - relu
+"""
+
+
+def test_a_warning_is_shown_beside_the_table_and_does_not_fail_the_check(tmp_path):
+    spec = tmp_path / "level.yaml"
+    spec.write_text(NAMING_LEVEL)
+    result = run("check", str(spec))
+    assert result.exit_code == 0, result.output
+    assert "1.a   conv2d" in result.stdout  # the warning's name is the table's
+    assert f"{spec}:5:5: warning: this parallel is a naming level: its layers are named under its position ('1.a', not 'a')" \
+        in result.stderr
+    data = json.loads(run("check", str(spec), "--format", "json").stdout)
+    assert data["ok"] is True
+    assert [(w["line"], w["col"], w["code"]) for w in data["warnings"]] == [(5, 5, "naming-level")]
+    spec.write_text(NAMING_LEVEL.replace("  - parallel:", "  - inline: true\n    parallel:"))
+    result = run("check", str(spec))
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "a     conv2d" in result.stdout

@@ -1,5 +1,6 @@
 """Every broken spec in tests/fixtures/invalid gives exactly the located errors its
-`# expect: LINE:COL: MESSAGE` header lines name, through the API and the CLI."""
+`# expect: LINE:COL: MESSAGE` header lines name (a warning as `LINE:COL: warning: MESSAGE`),
+through the API and the CLI: the complete list, so a cascade or a missing error fails."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_corpus_is_large_enough():
 def test_errors_are_located_exactly(path):
     report = archspec.check(str(path))
     assert not report.ok
-    found = [f"{d.loc.line}:{d.loc.col}: {d.message}" for d in report.diagnostics]
+    found = [f"{d.loc.line}:{d.loc.col}: {'' if d.severity == 'error' else 'warning: '}{d.message}" for d in report.diagnostics]
     assert found == expected(path)
     assert all(d.loc.file == str(path) for d in report.diagnostics)
 
@@ -38,7 +39,8 @@ def test_cli_prints_compiler_style_errors_and_exits_1(path):
     assert "Traceback" not in result.output
     first = expected(path)[0]
     line, col, message = first.split(":", 2)
-    assert f"{path}:{line}:{col}: error:{message}" in result.output
+    severity, message = ("warning", message[len(" warning:"):]) if message.startswith(" warning: ") else ("error", message)
+    assert f"{path}:{line}:{col}: {severity}:{message}" in result.output
     source_line = path.read_text().splitlines()[int(line) - 1] if path.read_text() else None
     if source_line and source_line.strip():
         assert f"{int(line):>5} | {source_line[:200]}" in result.output
@@ -66,3 +68,17 @@ def test_errors_carry_their_kind():
     for stem, cls in cases.items():
         with pytest.raises(cls):
             archspec.build(str(next(p for p in INVALID if p.stem == stem)))
+
+
+@pytest.mark.parametrize("stem", ["not_yaml", "block_cycle", "failed_item_keeps_id", "add_shape_mismatch"])
+def test_a_failed_check_has_no_table_but_its_error(stem):
+    path = next(p for p in INVALID if p.stem == stem)
+    with pytest.raises(archspec.ArchspecError) as info:
+        archspec.check(str(path)).table()
+    assert expected(path)[0].split(": ", 1)[1] in str(info.value)
+
+
+def test_a_mistake_in_a_block_called_three_times_is_told_once():
+    path = next(p for p in INVALID if p.stem == "typo_in_references")
+    first = archspec.check(str(path)).diagnostics[0]
+    assert first.notes == [f"in block 'gate' called at {path}:15:5 (a)", "and 2 more times: the same mistake in other calls or copies"]

@@ -91,3 +91,21 @@ def test_definition_of_a_param_that_names_the_block():
     view = View(analyse(text, "r.yaml"), text)
     target = definition(view, at(text, "$block: {planes: 128", 3), "file:///r.yaml")
     assert (target.range.start.line, target.range.start.character) == at(text, "block: bottleneck")
+
+
+def test_items_after_a_failed_item_or_a_broken_block_keep_their_hints():
+    text = """\
+archspec: 1
+input: [3, 16, 16]
+blocks:
+  stage: {layers: [relu], parallel: [[relu]]}
+layers:
+  - {id: stem, conv2d: {out: 8, kernel: 3}}
+  - stage
+  - relu
+  - {conv2d: {out: 4, kernel: 1, bogus: 1}, from: stem}
+  - {id: side, conv2d: {out: 4, kernel: 1}, from: stem}
+  - maxpool2d: 2
+"""
+    hints = {h.position.line: h.label for h in inlay_hints(View(analyse(text, "f.yaml"), text), 0, 20)}
+    assert hints == {5: "[8, 14, 14]", 9: "[4, 14, 14]", 10: "[4, 7, 7]"}  # the failed item and what it fed: none
