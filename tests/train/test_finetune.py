@@ -1,5 +1,5 @@
 """Fine-tuning end to end, from the command line: specs/resnet18.yaml (torchvision's ResNet-18
-layout, here at width 8 and 32x32 so it trains in seconds) starts from a state_dict that the
+layout, here at width 8 and 16x16 so it trains in seconds) starts from a state_dict that the
 hand-written reference network wrote, with a new 10-class head in place of its 1000-class one and
 the backbone frozen.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from reference import torchvision_layout as tv  # noqa: E402
 SPEC = ROOT / "specs/resnet18.yaml"
-WIDTH, SIZE, EPOCHS = 8, 32, 2
+WIDTH, SIZE, EPOCHS = 8, 16, 2
 SHAPE = (3, SIZE, SIZE)
 FROZEN = ("conv1", "bn1", "layer*")  # every module but the head, fc
 
@@ -40,11 +40,11 @@ def pretrain(path: Path) -> dict:
     recipe = Recipe(data="digits", channels_last=False, seed=0)
     data = load_data(recipe, SHAPE, 10, log=lambda *_: None)
     batcher = Batcher.for_data(data, SHAPE, recipe, torch.device("cpu"))
-    opt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(0)
     ref.train()
-    for _ in range(6):
-        for idx in torch.randperm(len(data.train), generator=g).split(32):
+    for _ in range(3):
+        for idx in torch.randperm(len(data.train), generator=g).split(64):
             x, y = batcher(data.train, idx)
             loss = F.cross_entropy(ref(x), 100 * y + 7)
             opt.zero_grad()

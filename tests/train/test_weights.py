@@ -135,3 +135,33 @@ def test_frozen_norms_keep_their_statistics_and_the_head_alone_trains(model):
     assert all(torch.equal(after[k], before[k]) for k in before if k.split(".")[0] in ("0", "1"))
     assert not torch.equal(after["6.weight"], before["6.weight"])
     assert isinstance(model.get_submodule("1"), nn.BatchNorm2d)
+
+
+def test_a_frozen_run_with_its_own_head_rate_resumes(tiny_spec, cli, tmp_path):
+    """--freeze and --lr-for are part of the recipe: a resumed run keeps them, and its optimizer state
+    (two groups, the frozen weights in neither) is restored onto the same groups."""
+    common = ("--data", "synthetic:64", "--batch-size", 16, "--seed", 3, "--out", "run")
+    first = cli("train", tiny_spec, *common, "--epochs", 1, "--freeze", "0", "--lr-for", "6=0.01")
+    assert first.exit_code == 0, first.output
+    assert "(243 parameters: 203 trainable, 40 frozen)" in first.output  # conv 4 * 9 + 4; bn 8; linear 64 * 3 + 3
+    before = checkpoint.read(tmp_path / "run")["model"]
+    again = cli("train", "--resume", "run", "--epochs", 2)
+    assert again.exit_code == 0, again.output
+    state = checkpoint.read(tmp_path / "run")
+    assert [(g["lr"], len(g["params"])) for g in state["optimizer"]["param_groups"]] == [(0.1, 2), (0.01, 2)]
+    assert all(torch.equal(state["model"][k], before[k]) for k in ("0.weight", "0.bias"))
+    changed = cli("train", "--resume", "run", "--epochs", 3, "--freeze", "1")
+    assert changed.exit_code == 2 and "--freeze" in changed.output
+
+
+@pytest.mark.parametrize("recipe,message", [
+    ("  weights: w.pt\n", "a spec cannot name a weights file on this machine; pass --weights w.pt"),
+    ("  weights_skip: [fc]\n", "says which tensors of a --weights file to leave out, but no --weights is given"),
+    ("  lr_for: {fc: .nan}\n", "train.lr_for: expected a finite number"),
+    ("  lr_for: {fc: 0}\n", "train.lr_for"),
+    ("  freeze: fc\n", "train.freeze: 'fc' is not of type 'array', 'null'"),
+])
+def test_recipe_mistakes_in_fine_tuning_options(recipe, message, tiny_spec, cli):
+    tiny_spec.write_text(tiny_spec.read_text() + "train:\n" + recipe)
+    result = cli("train", tiny_spec, "--data", "synthetic:32")
+    assert result.exit_code in (1, 2) and message in result.output, result.output
