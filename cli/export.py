@@ -28,7 +28,7 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py", "safetensors":
 @click.option("--force", is_flag=True,
               help="Write even over the checkpoint being read, or over an existing weights file beside a .py.")
 def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
-    """Write SPEC as an ONNX graph, a TorchScript archive or plain PyTorch source; or its weights as safetensors.
+    """Write SPEC as ONNX, TorchScript or PyTorch source, or its weights as safetensors.
 
     \b
       archspec export specs/resnet18.yaml -o resnet18.onnx
