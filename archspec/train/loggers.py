@@ -23,7 +23,8 @@ RUN_TAG = "archspec.run_folder"  # the MLflow tag that finds a resumed run's MLf
 
 
 class TensorBoard:
-    """Scalars in TensorBoard's event files; a resumed run purges what was logged after its checkpoint."""
+    """Scalars in TensorBoard's event files; a resumed run purges what was logged after its checkpoint
+    (steps from purge_step on: the checkpoint's step + 1)."""
 
     def __init__(self, folder: Path, purge_step: int | None):
         try:
@@ -138,14 +139,14 @@ class Loggers:
                           "checkpoints are still written)")
 
 
-def open_loggers(recipe, run, info, position_step: int | None, warn) -> Loggers:
-    """The loggers --log asks for; position_step is a resumed run's global step (None for a new run)."""
+def open_loggers(recipe, run, info, resume_step: int | None, warn) -> Loggers:
+    """The loggers --log asks for; resume_step is a resumed run's first step (None for a new run)."""
     loggers = {}
     for name in recipe.log:
         if name == "tensorboard":
-            loggers[name] = TensorBoard(run.root / "tensorboard", position_step)
+            loggers[name] = TensorBoard(run.root / "tensorboard", resume_step)
         else:
-            loggers[name] = MLflow(recipe.mlflow_uri, run, info, recipe, position_step is not None)
+            loggers[name] = MLflow(recipe.mlflow_uri, run, info, recipe, resume_step is not None)
     return Loggers(loggers, recipe.log_every, warn)
 
 

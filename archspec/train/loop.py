@@ -123,7 +123,7 @@ class Trainer:
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
         self.optimizer = build_optimizer(param_groups(self.model, recipe.lr, recipe.lr_for), recipe)  # frozen ones stay put
-        self.frozen_norms = frozen_norms(self.model)  # they keep their statistics too
+        self.frozen_norms = frozen_norms(self.net)  # they keep their statistics too (SyncBatchNorm's copies under DDP)
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
         self.scaler = grad_scaler(recipe.amp, device)
         self.loss_fn = build_loss(recipe)

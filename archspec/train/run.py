@@ -63,7 +63,7 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         write_config(run, recipe, info, data, device)
         trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
         if recipe.log and dist.is_main():
-            trainer.log = open_loggers(recipe, run, info, trainer.pos.step if resumed else None, progress.write)
+            trainer.log = open_loggers(recipe, run, info, trainer.pos.step + 1 if resumed else None, progress.write)
         announce(progress, trainer, run, resumed, loaded)
         return fit(trainer, run, progress)
 

@@ -72,7 +72,8 @@ def test_a_resumed_run_continues_its_mlflow_run_and_any_uri_can_be_given(tiny_sp
 
     uri = (tmp_path / "elsewhere").as_uri()
     common = ("--data", "synthetic:64", "--batch-size", 16, "--seed", 0)
-    first = cli("train", tiny_spec, *common, "--epochs", 1, "--log", "mlflow", "--mlflow-uri", uri, "--out", "run")
+    first = cli("train", tiny_spec, *common, "--epochs", 1, "--log", "mlflow", "--log", "tensorboard",
+                "--mlflow-uri", uri, "--out", "run")
     assert first.exit_code == 0, first.output
     again = cli("train", "--resume", "run", "--epochs", 2)
     assert again.exit_code == 0, again.output
@@ -80,8 +81,36 @@ def test_a_resumed_run_continues_its_mlflow_run_and_any_uri_can_be_given(tiny_sp
     client = MlflowClient(tracking_uri=uri)
     (found,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert found.info.status == "FINISHED"
+    records = _records(tmp_path / "run")
     assert [(m.step, m.value) for m in client.get_metric_history(found.info.run_id, "val_acc")] == \
-           [(r["step"], r["val_acc"]) for r in _records(tmp_path / "run")]
+           [(r["step"], r["val_acc"]) for r in records]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    board.Reload()  # both event files, the resumed run's after the first's
+    assert [e.step for e in board.Scalars("val_acc")] == [r["step"] for r in records]
+
+
+def test_a_logger_that_fails_mid_run_is_dropped_with_a_warning():
+    from archspec.train.loggers import Loggers
+
+    class Broken:
+        def epoch(self, record):
+            raise ConnectionError("server went away")
+
+    class Kept:
+        seen = []
+
+        def epoch(self, record):
+            self.seen.append(record)
+
+    warnings = []
+    logs = Loggers({"mlflow": Broken(), "tensorboard": Kept()}, 10, warnings.append)
+    logs.epoch({"step": 1})
+    logs.epoch({"step": 2})
+    assert list(logs.loggers) == ["tensorboard"] and Kept.seen == [{"step": 1}, {"step": 2}]
+    assert warnings == ["warning: --log mlflow stopped logging: server went away (metrics.jsonl and the checkpoints "
+                        "are still written)"]
 
 
 @pytest.mark.parametrize("flags,message", [
