@@ -174,12 +174,7 @@ def start_from(info: ModelInfo, recipe: Recipe, resumed: Resumed | None) -> str 
     a line saying what was loaded. Only rank 0 reads the file: DDP hands its weights to the others."""
     note = None
     if recipe.weights and resumed is None:
-        def load():
-            done = weights.load(info.module, recipe.weights, recipe.weights_skip)
-            return (f"weights from {recipe.weights}: {len(info.module.state_dict()) - len(done.skipped):,} tensors "
-                    + (f"loaded, {len(done.skipped):,} left as initialized ({', '.join(done.skipped[:4])}"
-                       f"{', ...' if len(done.skipped) > 4 else ''})" if done.skipped else "loaded"))
-        note = dist.from_main(load)
+        note = dist.from_main(lambda: weights.load(info.module, recipe.weights, recipe.weights_skip).note(recipe.weights))
     tuning.freeze(info.module, recipe.freeze)
     return note
 

@@ -94,6 +94,7 @@ class Fit:
     unexpected: list[str] = field(default_factory=list)  # in the file, not in the model
     reshaped: list[tuple[str, list, list]] = field(default_factory=list)  # (name, file's shape, model's shape)
     skipped: list[str] = field(default_factory=list)  # the model's tensors left as initialized
+    loaded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -111,6 +112,11 @@ class Fit:
         if self.unexpected:
             out.append(f"{_count(self.unexpected, 'key')} the spec does not have ({_some(self.unexpected)})")
         return out
+
+    def note(self, path) -> str:
+        """The run header's line: 'weights from F: 120 tensors loaded, 2 left as initialized (fc.weight, fc.bias)'."""
+        left = f", {len(self.skipped):,} left as initialized ({_some(self.skipped, 4)})" if self.skipped else ""
+        return f"weights from {path}: {self.loaded:,} tensors loaded{left}"
 
     def modules_to_skip(self) -> list[str]:
         """The modules holding the mis-shaped tensors ('fc' for fc.weight and fc.bias): what a replaced
@@ -148,6 +154,7 @@ def load(module: torch.nn.Module, path, skip=(), option: str = "--weights") -> F
                             + "\n  ".join(result.problems("the file")) + hint)
     wanted = {k: v for k, v in state.items() if k in expected and k not in result.skipped}
     module.load_state_dict(wanted, strict=False)
+    result.loaded = len(wanted)
     return result
 
 
