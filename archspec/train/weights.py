@@ -25,9 +25,9 @@ MAX_HEADER = 100_000_000  # bytes of JSON: the safetensors library's own bound
 def read(path, what: str = "checkpoint") -> dict[str, torch.Tensor]:
     """The tensors in a weights file, by name; ArchspecError naming the file for anything else."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ArchspecError(f"{what} {path}: no such file")
-    with open_regular(path, what) as f:
+    with open_regular(path, what) as f:  # a folder, FIFO or device is refused by name
         head = f.read(9)
         size = os.fstat(f.fileno()).st_size
     if head.startswith(ZIP_MAGIC):

@@ -89,3 +89,11 @@ def test_the_cli_reports_a_hostile_weights_file_at_the_option(tmp_path, monkeypa
     assert result.output.startswith("error: cannot load --weights file evil.pt: ")
     assert "Traceback" not in result.output and not marker.exists()
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("path,message", [("/dev/zero", "is not a regular file"), ("missing.pt", "no such file")])
+def test_a_device_or_a_missing_file_is_named(path, message, tmp_path):
+    with pytest.raises(ArchspecError, match=f"--weights file .*{message}"):
+        weights.read(tmp_path / path if path == "missing.pt" else path, "--weights file")
+    with pytest.raises(ArchspecError, match="is not a regular file \\(it is a folder\\)"):
+        weights.read(tmp_path, "--weights file")
