@@ -9,17 +9,17 @@ import click
 from archspec.cli.options import parse_pairs, set_option, spec_options
 from archspec.export import FORMATS
 
-SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py", "safetensors": ".safetensors"}
 
 
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="What to write (default: from -o's suffix: .onnx, .pt, .py).")
+              help="What to write (default: from -o's suffix: .onnx, .pt, .py, .safetensors).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="The file to write (default: the spec's name with the format's suffix, here).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Load these weights first: a state_dict, or a training checkpoint (its 'model').")
+              help="Load these weights first: a state_dict, a training checkpoint (its 'model') or .safetensors.")
 @set_option
 @spec_options
 @click.option("--dynamo", is_flag=True,
@@ -29,12 +29,13 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".pt", "python": ".py"}
 @click.option("--force", is_flag=True,
               help="Write even over the checkpoint being read, or over an existing weights file beside a .py.")
 def export(spec, fmt, out, checkpoint, sets, dynamo, verify, force):
-    """Write SPEC as an ONNX graph, a TorchScript archive or plain PyTorch source.
+    """Write SPEC as ONNX, TorchScript or PyTorch source, or its weights as safetensors.
 
     \b
       archspec export specs/resnet18.yaml -o resnet18.onnx
       archspec export specs/resnet18.yaml -o resnet18.py
       archspec export specs/d2l/lenet.yaml -o lenet.pt --checkpoint runs/lenet/best.pt
+      archspec export specs/d2l/lenet.yaml -o lenet.safetensors --checkpoint runs/lenet/checkpoints/best.pt
     """
     from archspec.errors import ArchspecError
     from archspec.export import export as run
@@ -66,8 +67,8 @@ def _format(fmt, out) -> str:
         raise click.UsageError(f"-o {out} looks like {implied}, not {fmt}; pick one")
     if fmt or implied:
         return fmt or implied
-    raise click.UsageError("say which format: --format onnx|torchscript|python, or -o FILE with a "
-                           ".onnx, .pt or .py suffix")
+    raise click.UsageError("say which format: --format onnx|torchscript|python|safetensors, or -o FILE with a "
+                           ".onnx, .pt, .py or .safetensors suffix")
 
 
 def _default_name(spec) -> str:

@@ -43,8 +43,10 @@ def recipe_flag(option: Option, dest: str | None = None, help: str | None = None
         kw["type"] = click.IntRange(min=schema["minimum"])
     elif "number" in types:
         kw["type"] = float
-    elif "object" in types:
+    elif "object" in types or "array" in types:  # repeatable: KEY=VALUE pairs, or a list
         kw.update(multiple=True, default=())
+        if "enum" in schema.get("items", {}):
+            kw["type"] = click.Choice(schema["items"]["enum"])
     if option.metavar:
         kw["metavar"] = option.metavar
     return click.option(*names, dest or option.name, **kw)

@@ -22,9 +22,10 @@ def given(flags: dict) -> dict:
     """The recipe options given on the command line, KEY=VALUE pairs read (cli.options.parse_pairs)."""
     out = {}
     for name, value in flags.items():
-        if isinstance(value, tuple):  # a repeatable KEY=VALUE flag
+        if isinstance(value, tuple):  # a repeatable flag: KEY=VALUE pairs, or a list (--freeze)
             if value:
-                out[name] = parse_pairs(value, OPTIONS[name].flag)
+                listed = "array" in OPTIONS[name].schema["type"]
+                out[name] = list(value) if listed else parse_pairs(value, OPTIONS[name].flag)
         elif value is not None:
             out[name] = value
     return out

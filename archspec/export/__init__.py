@@ -1,5 +1,6 @@
 """Leaving archspec: a checked spec as an ONNX graph, a TorchScript archive or plain
-PyTorch source, optionally with trained weights. Imports torch (unlike `check`)."""
+PyTorch source, optionally with trained weights; or the weights alone as safetensors.
+Imports torch (unlike `check`)."""
 from __future__ import annotations
 
 import os
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from archspec.errors import ArchspecError
 
-FORMATS = ("onnx", "torchscript", "python")
-SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".py": "python"}
+FORMATS = ("onnx", "torchscript", "python", "safetensors")
+SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".py": "python",
+            ".safetensors": "safetensors"}
 
 
 @dataclass
@@ -41,6 +43,8 @@ def export(spec, fmt: str, out, params: dict | None = None, checkpoint=None, dyn
 
     if fmt not in FORMATS:
         raise ArchspecError(f"unknown export format '{fmt}' (formats: {', '.join(FORMATS)})")
+    if fmt == "safetensors" and checkpoint is None:
+        raise ArchspecError("the safetensors format holds weights only: give the trained ones with --checkpoint")
     out = Path(out)
     if not out.parent.exists():
         raise ArchspecError(f"cannot write {out}: folder {out.parent} does not exist")
@@ -61,6 +65,11 @@ def _write(fmt, module, report, out: Path, weights: bool, dynamo: bool) -> list[
         from archspec.export.onnx import to_onnx
 
         to_onnx(module, report, out, dynamo=dynamo)
+        return [out]
+    if fmt == "safetensors":
+        from archspec.train.weights import write_safetensors
+
+        write_safetensors(module.state_dict(), out)
         return [out]
     if fmt == "torchscript":
         from archspec.export.torchscript import to_torchscript

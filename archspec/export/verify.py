@@ -73,6 +73,19 @@ def _python(exported):
     return model.eval()
 
 
+def _safetensors(exported):
+    """The spec's module with the file's weights loaded strictly (read as any weights file is)."""
+    import copy
+
+    from archspec.export.weights import load_weights
+
+    model = copy.deepcopy(exported.module)
+    for t in model.state_dict().values():
+        t.zero_()  # nothing of the original may survive a load that missed a tensor
+    load_weights(model, exported.path)
+    return model.eval()
+
+
 def load_python(path):
     """The model class of a python export (the one its `__main__` block builds)."""
     path = Path(path)
@@ -92,4 +105,4 @@ def load_python(path):
     return getattr(module, found.group(1))
 
 
-RUNNERS = {"onnx": _onnx, "torchscript": _torchscript, "python": _python}
+RUNNERS = {"onnx": _onnx, "torchscript": _torchscript, "python": _python, "safetensors": _safetensors}

@@ -195,21 +195,21 @@ def load(path) -> dict:
     return verified(state, path)
 
 
-def read_weights(path) -> dict:
+def read_weights(path, what: str = "checkpoint") -> dict:
     """The model weights in a training checkpoint (read as read() reads it) or in another torch file:
     a state_dict, or a mapping whose 'model' is one; torch.compile's and DataParallel's prefixes dropped."""
     from archspec.train.checkpoint_fields import validate
 
     path = Path(path)
     if not path.is_file():
-        raise ArchspecError(f"checkpoint {path}: no such file")
-    obj = read_torch_file(path)
+        raise ArchspecError(f"{what} {path}: no such file")
+    obj = read_torch_file(path, what)
     if isinstance(obj, dict) and type(obj.get("format")) is int and obj["format"] == FORMAT:  # ours (format 1 had no digest: weights only)
         obj = verified(obj, path)
         validate(obj, path)
     state = obj.get("model") if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else obj
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ArchspecError(f"checkpoint {path} holds neither a state_dict nor a training checkpoint "
+        raise ArchspecError(f"{what} {path} holds neither a state_dict nor a training checkpoint "
                             "with a 'model' state_dict")
     for prefix in WRAPPERS:
         if all(isinstance(k, str) and k.startswith(prefix) for k in state):

@@ -36,7 +36,8 @@ class RunFolder:
     def written(self) -> list[Path]:
         """What a run writes here (and --force may replace): nothing else in the folder is touched."""
         temps = [p.with_name(p.name + ".tmp") for p in (self.last, self.best)]
-        return [self.config, self.metrics, self.curves, self.last, self.best, *temps]
+        events = sorted((self.root / "tensorboard").glob("events.out.tfevents.*"))  # --log tensorboard's
+        return [self.config, self.metrics, self.curves, self.last, self.best, *events, *temps]
 
     def holds_run(self) -> bool:
         return self.marker.exists() or self.last.exists()

@@ -19,6 +19,7 @@ from archspec.train.devices import autocast, grad_scaler
 from archspec.train.optim import build_loss, build_optimizer, build_scheduler
 from archspec.train.recipe import Recipe
 from archspec.train.transforms import Pipeline
+from archspec.train.tuning import frozen_norms, param_groups
 
 
 class Interrupted(errors.Interrupted):
@@ -121,13 +122,15 @@ class Trainer:
         self.net, self.eval_net = dist.wrap(self.model, recipe, device)
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
-        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], recipe)  # frozen weights stay put
+        self.optimizer = build_optimizer(param_groups(self.model, recipe.lr, recipe.lr_for), recipe)  # frozen ones stay put
+        self.frozen_norms = frozen_norms(self.net)  # they keep their statistics too (SyncBatchNorm's copies under DDP)
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
         self.scaler = grad_scaler(recipe.amp, device)
         self.loss_fn = build_loss(recipe)
         self.pos = Position()
         self._stop, self._signum = False, signal.SIGINT
         self.loss_weight = 1.0  # set per batch by dist.shard()
+        self.log = None  # the run's loggers (archspec.train.loggers), set on rank 0 when --log asks
 
     # --- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
@@ -148,7 +151,8 @@ class Trainer:
         _same_layout("scaler", self.scaler.state_dict(), state["scaler"], where)
         try:
             self.model.load_state_dict(state["model"])
-            _check_optimizer_state(state["optimizer"], list(self.model.parameters()), where)
+            _check_optimizer_state(state["optimizer"], [p for g in self.optimizer.param_groups for p in g["params"]],
+                                   where)
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
@@ -206,6 +210,8 @@ class Trainer:
         first = p.batch
         self.progress.start_epoch()
         self.net.train()
+        for norm in self.frozen_norms:
+            norm.eval()
         lr = self.optimizer.param_groups[0]["lr"]
         start = time.perf_counter()
         for i in range(first, len(batches)):
@@ -218,6 +224,8 @@ class Trainer:
             correct += (out.argmax(dim=1) == y).sum()
             acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
+            if self.log is not None and self.log.due(p.step):
+                self.log.step(p.step, float(losses[i]), lr)
             self._poll_stop()  # all ranks stop at the same step
             if (i + 1) % check_every == 0 or i + 1 == len(batches) or self._stop:
                 self._check_finite(losses, first, i)
@@ -290,6 +298,8 @@ class Trainer:
             p.best = {"val_acc": score, "epoch": p.epoch}
         if self.run is not None:
             self.run.epoch_done(record, self.state(), is_best)
+        if self.log is not None:
+            self.log.epoch(record)
         self.progress.end_epoch(record)
         self._poll_stop()
         if self._stop and p.epoch < r.epochs:

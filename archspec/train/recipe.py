@@ -25,12 +25,14 @@ DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "s
 SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]"}.get(k, k) for k in DATA_KINDS)
 PATH_KINDS = ("npz", "folder")  # data sources that name a file or folder
 DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10")
+LOGGERS = ("tensorboard", "mlflow")  # --log: archspec/train/loggers.py
 # Flags of `archspec train` that belong to one run, not to a recipe.
 RUN_ONLY = ("out", "resume", "config", "nproc", "force", "max_params")
 
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 _MAPPING = {"type": ["object", "null"]}
+_PATTERNS = {"type": ["array", "null"], "items": {"type": "string", "minLength": 1}, "maxItems": 1000}
 
 
 def _int(low, high=MAX_COUNT, null=False):
@@ -109,6 +111,16 @@ class Recipe:
     label_smoothing: float = option(_num(0, 1, high_open=True), 0.0, "Cross-entropy label smoothing.")
     init: str = option(_choice("default", "xavier_uniform", "kaiming_normal"), "default",
                        "Conv and linear weights (default: torch's own).")
+    weights: str | None = option({"type": ["string", "null"], "minLength": 1}, None,
+                                 "Start from these weights: a state_dict (.pt/.pth), an archspec checkpoint or "
+                                 ".safetensors, loaded strictly.", metavar="FILE")
+    weights_skip: tuple = option(_PATTERNS, (), "Leave what this glob over module paths matches as initialized, "
+                                                "e.g. a new head: fc (repeatable).", metavar="PATTERN")
+    freeze: tuple = option(_PATTERNS, (), "Do not train what this glob over module paths matches: layer1, 'layer*' "
+                                          "(repeatable).", metavar="PATTERN")
+    lr_for: Mapping = option({"type": ["object", "null"], "additionalProperties": _num(0, 100, low_open=True)}, {},
+                             "A learning rate for what a pattern matches (repeatable): fc=0.01.", flag="--lr-for",
+                             metavar="PATTERN=LR")
     device: str = option({"type": "string", "pattern": "^(auto|cpu|mps|cuda(:[0-9]+)?)$"}, "auto",
                          "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps.", metavar="DEVICE", resumable=True)
     amp: str = option(_choice("off", "bf16", "fp16"), "off", "Mixed precision (fp16 needs CUDA).")
@@ -117,6 +129,14 @@ class Recipe:
     compile: bool = option(_BOOL, False, "torch.compile the model.", resumable=True)
     grad_clip: float | None = option(_num(0, 1e9, low_open=True, null=True), None,
                                      "Clip the gradient norm to this value.")
+    log: tuple = option({"type": ["array", "null"], "items": {"enum": list(LOGGERS)}, "uniqueItems": True}, (),
+                        "Also log to tensorboard (RUN/tensorboard) or mlflow (RUN/mlruns, or --mlflow-uri); "
+                        "repeatable.", metavar="NAME", resumable=True)
+    log_every: int = option(_int(1), 50, "Log the training loss and lr every N steps (default {default}).",
+                            metavar="N", resumable=True)
+    mlflow_uri: str | None = option({"type": ["string", "null"], "minLength": 1}, None,
+                                    "MLflow tracking URI (default: a file store in the run folder).", metavar="URI",
+                                    resumable=True)
     seed: int = option(_int(0, MAX_SEED, null=True), None, "Random seed (default: a fresh one, saved in config.yaml).")
     deterministic: bool = option(_BOOL, False, "Deterministic kernels (exact reruns and resumes).")
     workers: int = option(_int(0, MAX_WORKERS), 0, "Processes decoding folder: images.", resumable=True)
@@ -131,8 +151,10 @@ class Recipe:
     origins: Mapping = field(default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
 
     def __post_init__(self):
-        for name in ("transforms", "params", "origins"):  # read-only views: nothing changes a recipe in place
+        for name in ("transforms", "params", "lr_for", "origins"):  # read-only views: nothing changes a recipe in place
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("weights_skip", "freeze", "log"):
+            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
 
     def __reduce__(self):  # torchrun sends the recipe to every process; mapping views do not pickle
         return _rebuild, (self.to_dict(), dict(self.origins))
@@ -158,7 +180,7 @@ def _rebuild(values: dict, origins: dict) -> Recipe:
 def _plain(value):
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
 

@@ -173,8 +173,12 @@ def _validate_for_data(layer: Layer, for_data: dict, diags: list) -> dict:
 
 def _non_finite(values: dict) -> list[str]:
     """Numbers that are NaN or infinite: JSON Schema's bounds let NaN through (NaN <= 0 is false)."""
-    return [key for key, value in values.items() if key in OPTIONS and isinstance(value, float)
-            and not math.isfinite(value)]
+    def finite(key, value):
+        if key == "lr_for" and isinstance(value, dict):  # a mapping of rates
+            return all(finite(key, v) for v in value.values())
+        return not isinstance(value, float) or math.isfinite(value)
+
+    return [key for key, value in values.items() if key in OPTIONS and not finite(key, value)]
 
 
 def _not_for_specs(values: dict) -> list[tuple[str, str]]:
@@ -187,6 +191,12 @@ def _not_for_specs(values: dict) -> list[tuple[str, str]]:
     if "data_dir" in values:
         out.append(("data_dir", "a spec cannot choose where data lives on this machine; pass --data-dir "
                                 "(or set it in a --config file)"))
+    if values.get("mlflow_uri") is not None:
+        out.append(("mlflow_uri", "a spec cannot choose where its runs are logged (a server is the network); "
+                                  "pass --mlflow-uri (or set it in a --config file)"))
+    if values.get("weights") is not None:
+        out.append(("weights", "a spec cannot name a weights file on this machine; pass --weights "
+                               f"{values['weights']} (or set it in a --config file)"))
     data = values.get("data")
     if isinstance(data, str) and data.partition(":")[0] in PATH_KINDS:
         out.append(("data", f"a spec cannot name a data path ({data}); pass --data {data} "
@@ -222,8 +232,7 @@ def _sources(layer: Layer) -> dict:
 def resolve(layers: list[Layer]) -> Recipe:
     """Merge layers, lowest priority first (transforms and params key by key), and decide what
     the defaults leave open: lr from the optimizer, step_size from the epochs, a fresh seed."""
-    values = {name: opt.default for name, opt in OPTIONS.items()}
-    values["transforms"], values["params"] = {}, {}
+    values = {name: ({} if isinstance(opt.default, dict) else opt.default) for name, opt in OPTIONS.items()}
     origins: dict[str, str] = {}
     validated = [validate_layer(layer) for layer in layers]
     data = next((v["data"] for v in reversed(validated) if "data" in v), values["data"])
@@ -232,7 +241,7 @@ def resolve(layers: list[Layer]) -> Recipe:
         adapted, paths = (own.pop("for_data", None) or {}).get(kind, ({}, {}))
         layer.aliases.update(paths)
         for key, value in [*own.items(), *adapted.items()]:  # the layer's for_data entry after its own options
-            if key in ("transforms", "params"):
+            if isinstance(OPTIONS[key].default, dict):  # transforms, params, lr_for: key by key
                 values[key].update(value or {})
             else:
                 values[key] = value
@@ -272,6 +281,12 @@ def check_consistency(r: Recipe) -> None:
         for key in ("step_size", "gamma"):
             if key in r.origins:
                 clash(key, f"only applies to --schedule step, but the schedule is {r.schedule}")
+    if r.mlflow_uri and "mlflow" not in r.log:
+        clash("mlflow_uri", "says where MLflow logs, but --log mlflow is not given")
+    if "log_every" in r.origins and not r.log:
+        clash("log_every", "says how often to log, but no --log is given")
+    if r.weights_skip and not r.weights:
+        clash("weights_skip", "says which tensors of a --weights file to leave out, but no --weights is given")
     if r.download and r.data not in DOWNLOADABLE:
         clash("download", f"only {', '.join(DOWNLOADABLE[:-1])} and {DOWNLOADABLE[-1]} can be downloaded, "
                           f"not '{r.data}'")

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 import yaml
 
+from archspec import errors
 from archspec.errors import ArchspecError
 from archspec.resources import require_memory, training_copies
-from archspec.train import checkpoint, data as datamod, distributed as dist
+from archspec.train import checkpoint, data as datamod, distributed as dist, tuning, weights
 from archspec.train.devices import check_amp, set_deterministic, use_channels_last
 from archspec.train.folder import RunFolder, claim_default, claim_existing, claim_new
+from archspec.train.loggers import open_loggers
 from archspec.train.loop import Batcher, Trainer
 from archspec.train.metrics import read_log, write_log
 from archspec.train.model import ModelInfo, build_model, load_spec
@@ -52,6 +54,7 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
                                 else resolve_options(spec, flags, config_path))
         device = set_up(recipe, resumed)
         info, recipe = build(spec, recipe, device, limits, resumed)
+        loaded = start_from(info, recipe, resumed)
         progress = Progress(recipe.epochs, stream=stream, tty=tty, quiet=not dist.is_main())
         for note in notes:
             progress.write(note)
@@ -59,7 +62,9 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
         write_config(run, recipe, info, data, device)
         trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
-        announce(progress, trainer, run, resumed)
+        if recipe.log and dist.is_main():
+            trainer.log = open_loggers(recipe, run, info, trainer.pos.step + 1 if resumed else None, progress.write)
+        announce(progress, trainer, run, resumed, loaded)
         return fit(trainer, run, progress)
 
 
@@ -108,7 +113,8 @@ def resume_options(state: dict, flags: dict, config_path: str | None) -> Recipe:
     stored = Recipe.from_dict(state["recipe"])
     stored = replace(stored, download=False,
                      batch_size=dist.per_process_batch(stored.batch_size * state["world_size"]))
-    changed = sorted(k for k, v in flags.items() if k not in RESUMABLE and getattr(stored, k, None) != v)
+    stored_values = stored.to_dict()
+    changed = sorted(k for k, v in flags.items() if k not in RESUMABLE and stored_values.get(k) != v)
     if changed:
         raise OptionError("--resume keeps the run's recipe; these options differ from it: "
                           + ", ".join(flag_layer.where(k) for k in changed)
@@ -163,6 +169,16 @@ def load_data(recipe: Recipe, info: ModelInfo, device: torch.device, progress) -
     return data.to(device), recipe
 
 
+def start_from(info: ModelInfo, recipe: Recipe, resumed: Resumed | None) -> str | None:
+    """--weights loaded (not on resume: the checkpoint holds the weights), then --freeze applied;
+    a line saying what was loaded. Only rank 0 reads the file: DDP hands its weights to the others."""
+    note = None
+    if recipe.weights and resumed is None:
+        note = dist.from_main(lambda: weights.load(info.module, recipe.weights, recipe.weights_skip).note(recipe.weights))
+    tuning.freeze(info.module, recipe.freeze)
+    return note
+
+
 def open_folder(resumed: Resumed | None, out: str | None, name: str, force: bool, owner) -> Path:
     """The run folder, claimed (locked), created and proven writable (on rank 0, whose machine holds it)."""
     if resumed is not None:
@@ -198,15 +214,19 @@ def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: to
     return trainer
 
 
-def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None) -> None:
-    """What is about to train, on what, where, and what the recipe adapted to the data."""
+def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None, loaded: str | None) -> None:
+    """What is about to train, on what, where, the weights it starts from, and what the recipe adapted to the data."""
     info, data, r = trainer.info, trainer.data, trainer.recipe
     if resumed is not None and resumed.state["world_size"] != dist.world().size:
         progress.write(f"the run trained in {resumed.state['world_size']} process(es), now {dist.world().size}: "
                        f"batch {r.batch_size} each keeps its global batch of {dist.global_batch(r.batch_size)}")
-    progress.write(f"training {info.name} ({info.n_params:,} parameters) on {data.name}: {len(data.train):,} train / "
+    trainable, frozen = tuning.counts(trainer.model)
+    params = f"{info.n_params:,} parameters" + (f": {trainable:,} trainable, {frozen:,} frozen" if frozen else "")
+    progress.write(f"training {info.name} ({params}) on {data.name}: {len(data.train):,} train / "
                    f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(trainer.device, r)}, "
                    f"{r.epochs} epochs -> {run.root}")
+    if loaded:
+        progress.write(loaded)
     adapted = sorted(k for k, where in r.origins.items() if "for_data" in where)
     if adapted:
         progress.write(f"adapted to {r.data.split(':')[0]} by the recipe's for_data: "
@@ -218,10 +238,15 @@ def fit(trainer: Trainer, run: RunFolder, progress) -> dict | None:
     name, writer = trainer.info.name, trainer.run
     try:
         pos = trainer.fit()
-    except BaseException:
+    except BaseException as exc:
+        if trainer.log is not None:
+            trainer.log.close(trainer.model, "KILLED" if isinstance(exc, (errors.Interrupted, KeyboardInterrupt))
+                              else "FAILED")
         if writer is not None:
             _plot_after_failure(name, trainer.pos.history, run, progress)
         raise  # the first error is the one the user needs, whatever happens to the plot
+    if trainer.log is not None:
+        trainer.log.close(trainer.model, "FINISHED")
     if writer is None:
         return None
     if pos.history:

@@ -38,8 +38,12 @@ def test_every_recipe_option_is_exactly_one_flag_of_the_same_kind(name):
         assert param.type is click.FLOAT
     elif "object" in types(schema):
         assert param.multiple and param.metavar == option.metavar
+    elif "array" in types(schema):  # repeatable, each value one item (of the items' choices, if any)
+        assert param.multiple and param.metavar == option.metavar
+        items = schema["items"]
+        assert list(param.type.choices) == items["enum"] if "enum" in items else param.type is click.STRING
     else:
-        assert param.type is click.STRING and types(schema) == ["string"]
+        assert param.type is click.STRING and types(schema) in (["string"], ["string", "null"])
     assert param.help == option.help_text and "{default}" not in param.help
 
 

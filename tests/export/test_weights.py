@@ -64,3 +64,25 @@ def test_something_else_than_weights(tmp_path):
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "w.pt")
     with pytest.raises(ArchspecError, match="neither a state_dict nor a training checkpoint"):
         read_weights(tmp_path / "w.pt")
+
+
+def test_safetensors_export_reads_back_and_trains_on(trained, tmp_path, monkeypatch):
+    """export --format safetensors writes the checkpoint's weights (the safetensors library reads
+    them back the same), --verify runs the spec on them, and train --weights starts from them."""
+    from click.testing import CliRunner
+    from safetensors.torch import load_file
+
+    from archspec.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    torch.save(trained, "w.pt")
+    run = CliRunner().invoke(main, ["export", str(SPEC), "-o", "w.safetensors", "--checkpoint", "w.pt", "--verify"])
+    assert run.exit_code == 0, run.output
+    assert "verified: outputs match" in run.output
+    back = load_file("w.safetensors")
+    assert sorted(back) == sorted(trained) and all(torch.equal(back[k], v) for k, v in trained.items())
+    refused = CliRunner().invoke(main, ["export", str(SPEC), "--format", "safetensors"])
+    assert refused.exit_code == 1 and "give the trained ones with --checkpoint" in refused.output
+    module = archspec.build(SPEC)
+    load_weights(module, "w.safetensors")
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in trained.items())

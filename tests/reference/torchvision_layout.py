@@ -69,14 +69,16 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block, depths, num_classes=1000):
+    """`width` is the first stage's channels (torchvision's 64); the stages double it."""
+
+    def __init__(self, block, depths, num_classes=1000, width=64):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        cin = 64
-        for n, (planes, depth) in enumerate(zip((64, 128, 256, 512), depths), start=1):
+        cin = width
+        for n, (planes, depth) in enumerate(zip((width, 2 * width, 4 * width, 8 * width), depths), start=1):
             stage = []
             for k in range(depth):
                 stage.append(block(cin, planes, stride=2 if (k == 0 and n > 1) else 1))
@@ -91,8 +93,8 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(num_classes=1000):
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes)
+def resnet18(num_classes=1000, width=64):
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, width)
 
 
 def resnet50(num_classes=1000):
