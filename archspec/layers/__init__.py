@@ -2,7 +2,8 @@
 export writes out (as timm keeps its layers). Each is self-contained: it uses only `torch` and
 `nn`, so the Python export copies its source into the file it writes, which then still
 imports nothing but torch."""
+from archspec.layers.attention import Attention, MultiheadAttention
 from archspec.layers.drop_path import DropPath
 from archspec.layers.norm import LayerNormAlongDim
 
-__all__ = ["DropPath", "LayerNormAlongDim"]
+__all__ = ["Attention", "DropPath", "LayerNormAlongDim", "MultiheadAttention"]
