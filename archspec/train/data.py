@@ -202,7 +202,9 @@ def _npz(source: str, path: Path) -> Data:
             raise ArchspecError(f"{path}: labels {yk} must be integers (class indices), got {y.dtype}")
         if x.ndim == 3:
             x = x[:, None]
-        if x.dtype != np.uint8:
+        if np.issubdtype(x.dtype, np.integer) and x.dtype not in (np.uint8, np.uint64):
+            x = x.astype(np.int64)  # token ids stay whole; a float spec's batches are made float
+        elif x.dtype != np.uint8:
             x = x.astype(np.float32)
         return _split(x, y)
 
