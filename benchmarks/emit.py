@@ -15,14 +15,14 @@ from tests.reference import d2l, torchvision_layout, transformers
 CASES = [
     ("resnet18", ROOT / "specs" / "resnet18.yaml", torchvision_layout.resnet18, (3, 224, 224), 10),
     ("lenet", ROOT / "specs" / "d2l" / "lenet.yaml", d2l.lenet, (1, 28, 28), 60),
-    ("vit_b_16", ROOT / "specs" / "vit_b_16.yaml", transformers.vit_b_16, (3, 224, 224), 5),
-    ("gpt2 (6 layers, 256 tokens)", ROOT / "specs" / "gpt2.yaml",
-     lambda: transformers.gpt2(transformers.GPTConfig(n_layer=6, block_size=256)), (256,), 5),
+    ("vit_b_16", ROOT / "specs" / "vit_b_16.yaml", transformers.vit_b_16, (3, 224, 224), 3),
+    ("gpt2 (6 layers, 128 tokens)", ROOT / "specs" / "gpt2.yaml",
+     lambda: transformers.gpt2(transformers.GPTConfig(n_layer=6, block_size=128)), (128,), 3),
 ]
 BATCH = 64
 SIZES = {  # name -> (spec params, batch) where batch 64 at full size is too slow for a CPU
-    "vit_b_16": ({}, 4),
-    "gpt2 (6 layers, 256 tokens)": ({"n_layer": 6, "block_size": 256}, 4),
+    "vit_b_16": ({}, 2),
+    "gpt2 (6 layers, 128 tokens)": ({"n_layer": 6, "block_size": 128}, 2),
 }
 
 
