@@ -108,7 +108,7 @@ class Attention(AttentionOp):
 @register
 class MultiheadAttention(AttentionOp):
     name = "multihead_attention"
-    doc = ("nn.MultiheadAttention, batch first, with its parameters (in_proj_weight, in_proj_bias, out_proj): "
+    doc = ("torch's nn.MultiheadAttention (batch first) with its parameters (in_proj_weight, in_proj_bias, out_proj): "
            "self-attention on one (L, E) input, cross-attention from: [query, memory], or from: [query, key, value].")
     roles = ("query", "key", "value")
     min_inputs = 1
