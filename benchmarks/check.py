@@ -2,7 +2,9 @@
 
 Prints, in one run: check time for specs/resnet50.yaml (in-process and as a fresh CLI
 process), the same resnet50 built as a module and summarised torchinfo-style (forward
-hooks on every leaf, one 224x224 sample), and check time for a generated 2,000-node spec.
+hooks on every leaf, one 224x224 sample), check time for a generated 2,000-node spec, and
+`archspec check specs/gpt2.yaml` in a fresh process beside building GPT-2 small and running
+one forward of 1,024 tokens there.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from common import ROOT, interleaved_medians, median_seconds, print_table
 import archspec
 
 RESNET50 = str(ROOT / "specs" / "resnet50.yaml")
+GPT2 = str(ROOT / "specs" / "gpt2.yaml")
 
 
 def generated_spec(nodes: int = 2000) -> str:
@@ -42,6 +45,11 @@ COLD_SUMMARY = (
     "m = archspec.build(%r)\n"
     "with torch.no_grad(): m(torch.zeros(1, 3, 224, 224))\n" % RESNET50
 )
+COLD_GPT2 = (
+    "import torch, archspec\n"
+    "m = archspec.build(%r)\n"
+    "with torch.no_grad(): m(torch.zeros(1, 1024, dtype=torch.long))\n" % GPT2
+)
 
 
 def cold_seconds(args) -> float:
@@ -60,12 +68,17 @@ def main() -> None:
     t2000 = median_seconds(lambda: archspec.check(spec2000), repeat=5)
     cli = cold_seconds(["-m", "archspec", "check", RESNET50])
     cold_build = cold_seconds(["-c", COLD_SUMMARY])
+    gpt2_cli = cold_seconds(["-m", "archspec", "check", GPT2])
+    gpt2_build = cold_seconds(["-c", COLD_GPT2])
     print_table(["what", "seconds", "ratio"], [
         ["check resnet50 (in process)", f"{t['check']:.3f}", "1.00"],
         ["build + summary forward resnet50 (in process)", f"{t['build+forward']:.3f}", f"{t['build+forward'] / t['check']:.1f}x slower"],
         ["archspec check resnet50 (fresh process)", f"{cli:.3f}", "1.00"],
         ["build + forward resnet50 (fresh process)", f"{cold_build:.3f}", f"{cold_build / cli:.1f}x slower"],
         ["check generated 2,000-node spec", f"{t2000:.3f}", "target < 1 s"],
+        ["archspec check gpt2 (fresh process)", f"{gpt2_cli:.3f}", "1.00"],
+        ["build + forward gpt2, 1,024 tokens (fresh process)", f"{gpt2_build:.3f}",
+         f"{gpt2_build / gpt2_cli:.1f}x slower (target 10x)"],
     ])
 
 

@@ -16,13 +16,13 @@ import archspec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import SMALL_VARIANTS  # noqa: E402
+from reference import REFERENCES, TEST_PARAMS  # noqa: E402
 
 SPEC = ROOT / "specs" / "swin_t.yaml"
 
 
 def test_swin_t_pads_and_matches_at_200(one_thread):
-    params, reference = SMALL_VARIANTS["specs/swin_t.yaml"]
+    params, reference = TEST_PARAMS["specs/swin_t.yaml"], REFERENCES["specs/swin_t.yaml"]
     report = archspec.check(str(SPEC), **params, size=200)
     assert report.ok and report.params == archspec.check(str(SPEC), **params).params
     g = report.graph

@@ -22,7 +22,7 @@ from archspec.compiler.emit import example_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import PUBLISHED_PARAMS, REFERENCES, SMALL_VARIANTS, d2l  # noqa: E402
+from reference import FULL_SIZE, PUBLISHED_PARAMS, REFERENCES, TEST_PARAMS, d2l  # noqa: E402
 
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 BATCH = 2
@@ -47,14 +47,9 @@ def spec(request) -> Path:
     return request.param
 
 
-def variant(spec) -> dict:
-    """The params the suite runs a spec at: its defaults, or a small variant's (SMALL_VARIANTS)."""
-    return SMALL_VARIANTS[rel(spec)][0] if rel(spec) in SMALL_VARIANTS else {}
-
-
 @pytest.fixture(scope="module")
 def report(spec):
-    return archspec.check(str(spec), **variant(spec))
+    return archspec.check(str(spec), **TEST_PARAMS.get(rel(spec), {}))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +57,7 @@ def model(spec, report):
     if not report.ok:
         pytest.fail(f"{rel(spec)} does not check:\n{messages(report)}")
     torch.manual_seed(0)
-    return archspec.build(str(spec), **variant(spec))
+    return archspec.build(str(spec), **TEST_PARAMS.get(rel(spec), {}))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def reference(spec):
     if rel(spec) not in REFERENCES:
         pytest.fail(f"{rel(spec)} has no reference model in tests/reference/__init__.py")
     torch.manual_seed(1)
-    ref = SMALL_VARIANTS[rel(spec)][1]() if rel(spec) in SMALL_VARIANTS else REFERENCES[rel(spec)]()
+    ref = REFERENCES[rel(spec)]()
     randomize_norms(ref)
     return ref
 
@@ -117,11 +112,9 @@ def test_param_count_matches_reference(spec, report, model, reference):
     expected = count(reference)
     assert report.params == expected
     assert count(model) == expected
-    if rel(spec) in SMALL_VARIANTS:  # the full size by counts (built on the CPU: init on the meta device is slower)
-        expected = count(REFERENCES[rel(spec)]())
-        assert archspec.check(str(spec)).params == expected
     if rel(spec) in PUBLISHED_PARAMS:
-        assert expected == PUBLISHED_PARAMS[rel(spec)]
+        full = archspec.check(str(spec)).params if rel(spec) in TEST_PARAMS else expected
+        assert full == PUBLISHED_PARAMS[rel(spec)]
 
 
 def test_forward_backward_reaches_every_parameter(spec, report, model):
@@ -152,6 +145,27 @@ def test_reference_state_dict_loads_and_outputs_match(spec, report, model, refer
     assert [tuple(y.shape) for y in expected] == checked_shapes(report)
     for a, e in zip(actual, expected, strict=True):
         torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("path", sorted(FULL_SIZE))
+def test_full_size_has_the_reference_layout(path):
+    """Specs tested at a small size (TEST_PARAMS) have their full-size reference's state_dict at full size too."""
+    with torch.device("meta"):
+        ours, theirs = archspec.build(str(ROOT / path)).state_dict(), FULL_SIZE[path]().state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
+
+
+def test_token_models_run_on_shorter_sequences(spec, report, model, reference):
+    """A model declared for T tokens (GPT's block_size) takes any shorter sequence, as its reference does."""
+    types = list(report.input_types.values())
+    if not any(t.dtype == "int64" for t in types):
+        pytest.skip("no token input")
+    model.load_state_dict(reference.state_dict(), strict=True)
+    model.eval(), reference.eval()
+    xs = [x[:, : max(1, x.shape[1] // 2 - 1)] if t.dtype == "int64" else x for x, t in zip(sample(report, seed=6), types)]
+    with torch.no_grad():
+        for a, e in zip(outputs(model(*xs)), outputs(reference(*xs)), strict=True):
+            torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
 
 
 def test_every_reference_has_a_spec():

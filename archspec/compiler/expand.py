@@ -226,8 +226,10 @@ class Expander:
         inputs = list(sources) if op.roles else []
         if op.variadic and len(inputs) < 2:
             raise self.fail(path, Code.ARITY, f"{op_name} merges two or more inputs: name them with from: [a, b]")
-        if not op.variadic and op.roles and len(inputs) != len(op.roles):
-            takes = "one input" if len(op.roles) == 1 else f"{len(op.roles)} inputs ({', '.join(op.roles)})"
+        if not op.variadic and op.roles and not op.takes(len(inputs)):
+            low = len(op.roles) if op.min_inputs is None else op.min_inputs
+            count = f"{low} to {len(op.roles)}" if low < len(op.roles) else str(low)
+            takes = "one input" if len(op.roles) == 1 else f"{count} inputs ({', '.join(op.roles)})"
             raise self.fail(path + ("from",), Code.ARITY, f"{op_name} takes {takes}, found {len(inputs)} in from:")
         args = self.op_args(op, body, path + (op_name,), {**frame.names, "input": self.seen(sources[0])}, frame)
         name = self.claim(scope, local, path)

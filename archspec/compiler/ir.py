@@ -78,7 +78,7 @@ class Graph(nx.MultiDiGraph):
     def add_op(self, name: str, op, args: dict, inputs: list[Ref], loc, notes: tuple, **attributes) -> Ref:
         """An op node; `attributes` are expansion's others (frozen, shares, ties: see above)."""
         self.add_node(name, kind=OP, op=op, args=args, loc=loc, notes=notes, **attributes)
-        self._connect(name, inputs, op.role)
+        self._connect(name, inputs, op.input_roles(len(inputs)).__getitem__)
         return Ref(name)
 
     def add_error(self, name: str, inputs: list[Ref], loc, notes: tuple) -> Ref:

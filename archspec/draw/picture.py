@@ -108,11 +108,19 @@ def _cut(name: str, depth: int | None) -> str:
 
 def _edges(g, rep) -> list[tuple[str, str, str]]:
     out = []
-    for u, v, output in g.edges(data="output"):
+    for u, v, data in g.edges(data=True):
         a, b = rep.get(u, u), rep.get(v, v)
         if a != b:
-            out.append((a, b, _output_label(g, Ref(u, output)) if a == u else ""))
+            labels = (_output_label(g, Ref(u, data["output"])) if a == u else "", _role_label(g, v, data["role"]) if b == v else "")
+            out.append((a, b, ": ".join(label for label in labels if label)))
     return list(dict.fromkeys(out))
+
+
+def _role_label(g, node: str, role: str | None) -> str:
+    """What an input is to its op, where the op's inputs mean different things (attention's
+    query, key, value and mask; matmul's left and right)."""
+    op = g.nodes[node].get("op")
+    return role if op is not None and role and not op.variadic and len(op.roles) > 1 else ""
 
 
 def _output_label(g, ref: Ref) -> str:

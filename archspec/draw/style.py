@@ -18,6 +18,8 @@ COLOURS = {
     "nn": ("#e8eaf6", "#5c6bc0"),
     "block": ("#d9eeee", "#4a8a8a"),
     "state": ("#fff2e0", "#b7791f"),
+    "attention": ("#fce5cd", "#e06666"),
+    "embedding": ("#d9ead3", "#38761d"),
     "input": ("#ffffff", "#333333"),
     "output": ("#ffffff", "#333333"),
 }

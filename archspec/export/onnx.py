@@ -1,4 +1,4 @@
-"""ONNX export with a dynamic batch dimension.
+"""ONNX export with a dynamic batch dimension, and a dynamic length for int64 token inputs.
 
 The default is torch's TorchScript-based exporter (dynamo=False): on a 2-core machine
 it is several times faster than the torch.export-based one and needs no onnxscript;
@@ -73,13 +73,17 @@ def to_onnx(module, report, path: Path, dynamo: bool = False, opset: int | None 
     kwargs: dict = {"input_names": inputs, "output_names": outputs, "dynamo": dynamo}
     if opset is not None:
         kwargs["opset_version"] = opset
+    tokens = [t.dtype == "int64" and t.batched and len(t.shape) >= 1 for t in report.input_types.values()]
     if dynamo:
-        batch = torch.export.Dim("batch")
-        kwargs.update(dynamic_shapes=tuple({0: batch} for _ in inputs), verbose=False,
-                      external_data=size > SINGLE_FILE_LIMIT)
+        batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+        kwargs.update(dynamic_shapes=tuple({0: batch, 1: sequence} if token else {0: batch} for token in tokens),
+                      verbose=False, external_data=size > SINGLE_FILE_LIMIT)
     else:
         types = list(report.input_types.values()) + list(report.output_types.values())
         kwargs["dynamic_axes"] = {name: {0: "batch"} for name, t in zip(inputs + outputs, types) if t.batched}
+        for name, token in zip(inputs, tokens):
+            if token:  # a token sequence may be shorter than declared; the outputs' dims follow where they do
+                kwargs["dynamic_axes"][name][1] = "sequence"
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("torch.onnx"):
             warnings.simplefilter("ignore")

@@ -244,7 +244,8 @@ class Op:
     """One primitive layer. Subclasses set `name`, `family`, `args`, `doc` and override the rules.
 
     Inputs: `roles` name them in order; a `variadic` op (a merge) takes two or more values for
-    its last role; `roles = ()` is an op with no input (a learnable tensor).
+    its last role; `roles = ()` is an op with no input (a learnable tensor); `min_inputs`
+    makes the last roles optional (attention's mask), and `input_roles(n)` names n inputs.
     Outputs: `outputs` names them; `n_outputs(a)` says how many a node has when its args decide
     (chunk's `n`). Output k of a node is `id.k` in `from:`, or `id.<name>` where the names
     differ (`lstm.h_n`).
@@ -264,6 +265,7 @@ class Op:
     args: ClassVar[tuple[Arg, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ("input",)
     variadic: ClassVar[bool] = False
+    min_inputs: ClassVar[int | None] = None  # fewer inputs than roles: the last roles are optional
     outputs: ClassVar[tuple[str, ...]] = ("output",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32",)  # the input dtypes the default type rule takes
     batch_free: ClassVar[bool] = False  # whether the default type rule takes batch-free inputs
@@ -358,6 +360,16 @@ class Op:
     def role(self, k: int) -> str:
         """The role of the k-th input."""
         return self.roles[min(k, len(self.roles) - 1)]
+
+    def takes(self, n: int) -> bool:
+        """Whether a non-variadic op takes n inputs."""
+        low = len(self.roles) if self.min_inputs is None else self.min_inputs
+        return low <= n <= len(self.roles)
+
+    def input_roles(self, n: int) -> tuple[str, ...]:
+        """The roles of a node's n inputs, in order (an op whose inputs mean something else by
+        their count, as attention's packed qkv, says so here)."""
+        return tuple(self.role(k) for k in range(n))
 
     def output_name(self, k: int) -> str:
         """The name of the k-th output."""

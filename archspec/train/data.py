@@ -51,8 +51,9 @@ class Data:
         return replace(self, train=move(self.train), val=move(self.val))
 
 
-def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print) -> Data:
-    """Load recipe.data and carve the validation split (see split_val)."""
+def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print, tokens: tuple | None = None) -> Data:
+    """Load recipe.data and carve the validation split (see split_val); `tokens`: the [low, high)
+    of a spec's int64 token input, which synthetic data then draws its ids from."""
     source = recipe.data
     kind, _, arg = source.partition(":")
     if kind == "digits":
@@ -66,7 +67,7 @@ def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print) -
     elif kind == "folder" and arg:
         data = _folder(source, Path(arg), input_shape, recipe.workers)
     elif kind == "synthetic":
-        data = _synthetic(source, arg, input_shape, num_classes)
+        data = _synthetic(source, arg, input_shape, num_classes, tokens)
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
@@ -201,7 +202,9 @@ def _npz(source: str, path: Path) -> Data:
             raise ArchspecError(f"{path}: labels {yk} must be integers (class indices), got {y.dtype}")
         if x.ndim == 3:
             x = x[:, None]
-        if x.dtype != np.uint8:
+        if np.issubdtype(x.dtype, np.integer) and x.dtype not in (np.uint8, np.uint64):
+            x = x.astype(np.int64)  # token ids stay whole; a float spec's batches are made float
+        elif x.dtype != np.uint8:
             x = x.astype(np.float32)
         return _split(x, y)
 
@@ -231,8 +234,9 @@ def _folder(source: str, root: Path, input_shape: tuple, workers: int) -> Data:
     return Data(source, decode(items), val, num_classes=len(classes), classes=classes)
 
 
-def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int) -> Data:
-    """Gaussian noise around one random prototype per class: learnable, so smoke runs show progress."""
+def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int, tokens: tuple | None = None) -> Data:
+    """Gaussian noise around one random prototype per class: learnable, so smoke runs show progress.
+    For a token input, a random id sequence per class with a quarter of its ids replaced."""
     try:
         n = int(arg) if arg else SYNTHETIC_SIZE
     except ValueError:
@@ -242,8 +246,13 @@ def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int) -> D
                             f"{MAX_SYNTHETIC:,} samples")
     require_room((n + max(n // 4, 1)) * math.prod(input_shape) * 4 * 2, f"--data {source}")
     g = torch.Generator().manual_seed(0)
-    protos = torch.rand(num_classes, *input_shape, generator=g)
     y = torch.randint(0, num_classes, (n + max(n // 4, 1),), generator=g)
+    if tokens is not None:
+        protos = torch.randint(*tokens, (num_classes, *input_shape), generator=g)
+        noise = torch.randint(*tokens, (len(y), *input_shape), generator=g)
+        x = torch.where(torch.rand(noise.shape, generator=g) < 0.25, noise, protos[y])
+        return Data(source, Split(x[:n], y[:n]), Split(x[n:], y[n:]), num_classes=num_classes)
+    protos = torch.rand(num_classes, *input_shape, generator=g)
     x = (protos[y] + 0.25 * torch.randn(len(y), *input_shape, generator=g)).clamp(0, 1)
     return Data(source, Split(x[:n], y[:n]), Split(x[n:], y[n:]), num_classes=num_classes)
 
@@ -284,10 +293,23 @@ def check_against_spec(data: Data, info, transforms: dict) -> None:
     for split_name, split in (("train", data.train), ("validation", data.val)):
         if split is None or len(split) == 0:
             continue
+        if info.input_range is not None:
+            _check_tokens(where, split_name, split.x, info)
         lo, hi = int(split.y.min()), int(split.y.max())
         if lo < 0 or hi >= k:
             raise ArchspecError(f"{where}: {split_name} labels range over [{lo}, {hi}] but spec {info.name!r} "
                                 f"outputs {k} classes ({info.output_name}), so labels must lie in [0, {k - 1}]")
+
+
+def _check_tokens(where: str, split_name: str, x, info) -> None:
+    """A token input takes whole ids in the range its spec declares (an embedding's rows)."""
+    lo, hi = info.input_range
+    if x.is_floating_point() or x.dtype == torch.bool:
+        raise ArchspecError(f"{where}: {split_name} samples are {str(x.dtype).removeprefix('torch.')}, but spec "
+                            f"{info.name!r} takes int64 token ids in [{lo}, {hi})")
+    if len(x) and (int(x.min()) < lo or int(x.max()) >= hi):
+        raise ArchspecError(f"{where}: {split_name} token ids range over [{int(x.min())}, {int(x.max())}] but spec "
+                            f"{info.name!r} takes ids in [{lo}, {hi}) (its input's range)")
 
 
 def _fmt(shape) -> str:

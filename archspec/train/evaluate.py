@@ -39,7 +39,7 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     chosen = data.val if split == "val" else data.train
     if chosen is None or len(chosen) == 0:
         raise ArchspecError(f"data {data.name!r} has no {split} samples to evaluate")
-    batcher = Batcher.for_data(data, info.input_shape, r, device)
+    batcher = Batcher.for_data(data, info.input_shape, r, device, info.input_range is not None)
     chosen = datamod.Split(chosen.x.to(device), chosen.y.to(device))
     net = info.module.to(device)
     amp = "off" if r.amp == "fp16" and device.type != "cuda" else r.amp

@@ -56,22 +56,25 @@ def on_device(batches: list[torch.Tensor], device: torch.device) -> list[torch.T
 
 
 class Batcher:
-    """Turns index tensors into device batches: uint8 -> float, transforms, layout, reshape."""
+    """Turns index tensors into device batches: uint8 -> float, transforms, layout, reshape; a
+    spec's int64 token input gets the ids as they are."""
 
-    def __init__(self, pipeline, input_shape: tuple, device: torch.device, channels_last: bool):
+    def __init__(self, pipeline, input_shape: tuple, device: torch.device, channels_last: bool, tokens: bool = False):
         self.pipeline, self.input_shape, self.device = pipeline, tuple(input_shape), device
-        self.channels_last = channels_last
+        self.channels_last, self.tokens = channels_last, tokens
 
     @classmethod
-    def for_data(cls, data, input_shape: tuple, recipe: Recipe, device: torch.device) -> "Batcher":
+    def for_data(cls, data, input_shape: tuple, recipe: Recipe, device: torch.device, tokens: bool = False) -> "Batcher":
         """Digits-style data (fit_to_input) is resized and channel-replicated to the spec's input."""
         fit = data.fit_to_input and len(input_shape) == 3
         pipeline = Pipeline(recipe.transforms, size=tuple(input_shape[1:]) if fit else None,
                             channels=input_shape[0] if fit else None)
-        return cls(pipeline, input_shape, device, recipe.channels_last)
+        return cls(pipeline, input_shape, device, recipe.channels_last, tokens)
 
     def __call__(self, split, idx, train: bool = False, gen=None):
         x = split.x[idx].to(self.device, non_blocking=True)
+        if self.tokens:
+            return x.long(), split.y[idx].to(self.device, non_blocking=True)
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
         x = self.pipeline(x, train=train, gen=gen)
         if tuple(x.shape[1:]) != self.input_shape:

@@ -20,6 +20,7 @@ class ModelInfo:
     path: str | None
     n_params: int
     params: dict = field(default_factory=dict)  # spec parameters with overrides applied
+    input_range: tuple | None = None  # [low, high) of an int64 token input; None for a float input
 
 
 def load_spec(spec):
@@ -38,7 +39,8 @@ def build_model(spec, params: dict, limits=None) -> ModelInfo:
     if len(report.input_shapes) != 1 or len(report.output_shapes) != 1:
         raise ArchspecError(f"spec {spec.name!r} has inputs {', '.join(report.input_shapes)} and outputs "
                             f"{', '.join(report.output_shapes)}; archspec train needs one input and one output")
-    (_, in_shape), = report.input_shapes.items()
+    (in_name, in_shape), = report.input_shapes.items()
+    tokens = report.input_types[in_name].dtype == "int64"
     (out_name, out_shape), = report.output_shapes.items()
     if len(out_shape) != 1 or out_shape[0] < 2:
         raise ArchspecError(f"spec {spec.name!r} outputs {out_name} of shape {tuple(out_shape)}; archspec train "
@@ -46,4 +48,5 @@ def build_model(spec, params: dict, limits=None) -> ModelInfo:
     merged = {**dict(spec.params or {}), **params}
     return ModelInfo(module=module, name=spec.name, input_shape=tuple(in_shape), num_classes=int(out_shape[0]),
                      output_name=out_name, text=spec.text, sha256=spec.sha256, path=spec.path,
-                     n_params=sum(p.numel() for p in module.parameters()), params=merged)
+                     n_params=sum(p.numel() for p in module.parameters()), params=merged,
+                     input_range=tuple(report.graph.nodes[in_name]["range"]) if tokens else None)

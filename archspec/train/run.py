@@ -159,7 +159,7 @@ def build(spec, recipe: Recipe, device: torch.device, limits, resumed: Resumed |
 def load_data(recipe: Recipe, info: ModelInfo, device: torch.device, progress) -> tuple[datamod.Data, Recipe]:
     """The data, checked against the spec and moved to the device; and the recipe with normalize decided."""
     def load():
-        data = datamod.load_data(recipe, info.input_shape, info.num_classes, log=progress.write)
+        data = datamod.load_data(recipe, info.input_shape, info.num_classes, log=progress.write, tokens=info.input_range)
         datamod.check_against_spec(data, info, recipe.transforms)
         return data
 
@@ -204,7 +204,7 @@ def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: to
                  progress, resumed: Resumed | None) -> Trainer:
     """The trainer, at the resumed run's exact position when there is one; metrics.jsonl to match."""
     writer = run if dist.is_main() else None
-    trainer = Trainer(info, data, recipe, device, Batcher.for_data(data, info.input_shape, recipe, device), writer,
+    trainer = Trainer(info, data, recipe, device, Batcher.for_data(data, info.input_shape, recipe, device, info.input_range is not None), writer,
                       progress, extra={"recipe": recipe.to_dict(), "world_size": dist.world().size,
                                        "threads": torch.get_num_threads()})
     if resumed is not None:

@@ -11,6 +11,7 @@ import archspec
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
 SPEC = ROOT / "specs" / "d2l" / "googlenet.yaml"
+GPT2 = ROOT / "specs" / "gpt2.yaml"
 
 
 def fenced(language: str) -> list[str]:
@@ -19,6 +20,7 @@ def fenced(language: str) -> list[str]:
 
 def test_the_whole_spec_is_the_bundled_file():
     assert SPEC.read_text(encoding="utf-8") in fenced("yaml")
+    assert GPT2.read_text(encoding="utf-8") in fenced("yaml")
 
 
 def test_hand_written_code_runs_and_matches_the_spec(monkeypatch):
@@ -29,6 +31,9 @@ def test_hand_written_code_runs_and_matches_the_spec(monkeypatch):
     net, model = namespace["net"], namespace["model"]
     assert sum(p.numel() for p in net.parameters()) == archspec.check(str(SPEC)).params == 5_977_530
     assert list(net.state_dict()) == list(model.state_dict())
+    gpt, built = namespace["gpt"], namespace["built"]  # the second walk-through: nanoGPT's GPT
+    assert list(gpt.state_dict()) == list(built.state_dict())
+    assert archspec.check(str(GPT2)).params == 124_439_808
 
 
 def test_the_mistake_is_one_missing_padding():

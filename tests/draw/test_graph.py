@@ -195,3 +195,10 @@ def test_tensors_are_boxes_of_their_own_and_edges_name_the_output_they_carry():
     dot, mermaid = draw(report, "dot"), draw(report, "mermaid")
     assert '"parts" -> "1" [label=<1>, fontsize=9];' in dot and '"parts" -> "1" [label=<0>, fontsize=9];' in dot
     assert len(re.findall(r"^\s*n\d+ -->\|[01]\| n\d+$", mermaid, re.M)) == 2
+
+
+def test_attention_is_drawn_with_its_query_key_value_and_mask():
+    text = draw(archspec.check(ROOT / "docs" / "examples" / "attention.yaml"), "dot")
+    labels = dict(((a, b), label) for a, b, label in re.findall(r'"([^"]*)" -> "([^"]*)" \[label=<([^>]*)>', text))
+    assert [labels.get((x, "attn")) for x in ("q", "k", "v", "bias")] == ["query", "key", "value", "mask"]
+    assert labels[("qkv", "packed")] == "qkv"

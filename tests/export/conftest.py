@@ -27,6 +27,9 @@ SMALL = {
     "specs/d2l/vgg11.yaml": {"ratio": 4},
     "specs/d2l/shared_mlp.yaml": {},
     "specs/text_lstm.yaml": {},
+    "specs/gpt2.yaml": {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
+    "specs/vit_b_16.yaml": {"num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64},
+    "specs/text_transformer.yaml": {},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {

@@ -8,7 +8,7 @@ classifiers), checked by test_modern.py until their specs exist. `REFERENCES` ma
 """
 from __future__ import annotations
 
-from . import d2l, torchvision_layout as tv, transformers
+from . import d2l, torchvision_layout as tv, transformers as tf
 
 REFERENCES = {
     "specs/d2l/lenet.yaml": d2l.lenet,
@@ -27,9 +27,23 @@ REFERENCES = {
     "specs/vgg16.yaml": tv.vgg16,
     "specs/densenet121.yaml": tv.densenet121,
     "specs/mobilenet_v2.yaml": tv.mobilenet_v2,
-    "specs/text_lstm.yaml": transformers.text_lstm,
-    "specs/swin_t.yaml": transformers.swin_t,
+    "specs/text_lstm.yaml": tf.text_lstm,
+    "specs/swin_t.yaml": lambda: tf.SwinTransformer(**TEST_PARAMS["specs/swin_t.yaml"]),
+    "specs/vit_b_16.yaml": lambda: tf.VisionTransformer(**TEST_PARAMS["specs/vit_b_16.yaml"]),
+    "specs/gpt2.yaml": lambda: tf.gpt2(tf.GPTConfig(**TEST_PARAMS["specs/gpt2.yaml"])),
+    "specs/text_transformer.yaml": tf.text_transformer,
 }
+
+# Params the spec tests build a spec with, where the full size would be slow on a CPU; its
+# reference above is built alike. The full size is still checked (parameters, PUBLISHED_PARAMS).
+TEST_PARAMS = {
+    "specs/vit_b_16.yaml": {"num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64, "num_classes": 10},  # at 224
+    "specs/gpt2.yaml": {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
+    "specs/swin_t.yaml": {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
+}
+
+# The full-size references of the specs in TEST_PARAMS: their layouts are compared on torch's meta device.
+FULL_SIZE = {"specs/vit_b_16.yaml": tf.vit_b_16, "specs/gpt2.yaml": tf.gpt2, "specs/swin_t.yaml": tf.swin_t}
 
 # Parameter counts published with torchvision's weights (ImageNet, 1000 classes).
 PUBLISHED_PARAMS = {
@@ -40,13 +54,6 @@ PUBLISHED_PARAMS = {
     "specs/mobilenet_v2.yaml": 3_504_872,
     "specs/text_lstm.yaml": 230_146,  # issue 12's figure for the reference's defaults (no published weights)
     "specs/swin_t.yaml": 28_288_354,
-}
-
-# Specs too slow to compare at full size in the suite: the spec params of a small variant and
-# the reference built alike. Their full size is checked by counts (the check's total, the
-# reference's and the published number).
-SMALL_VARIANTS = {
-    "specs/swin_t.yaml": ({"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
-                          lambda: transformers.SwinTransformer(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2),
-                                                               num_classes=10)),
+    "specs/vit_b_16.yaml": 86_567_656,
+    "specs/gpt2.yaml": 124_439_808,  # nanoGPT's GPT-2 small (wte and lm_head counted once)
 }
