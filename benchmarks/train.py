@@ -231,6 +231,7 @@ def measure_spec(name: str, x, y, tmp: Path, args, variants: dict) -> dict:
     npz = tmp / f"{name}.npz"
     np.savez(npz, x=x_train, y=y_train, x_test=x_val, y_test=y_val)
     runs = {label: [] for label in ["hand", *variants]}
+    known = set(_choices())
     for _ in range(args.repeats):  # alternate, so a busy machine slows all alike
         rates = hand_written(spec, recipe, x_train, y_train, x_val, y_val, args.epochs)
         runs["hand"].append(statistics.median(rates[1:] or rates))
@@ -240,18 +241,20 @@ def measure_spec(name: str, x, y, tmp: Path, args, variants: dict) -> dict:
     print(f"  {name} ({torch.get_num_threads()} threads): " + ", ".join(
         f"{label} {statistics.median(r):,.0f}" for label, r in runs.items()), flush=True)
     return {"name": name, "threads": torch.get_num_threads(), "batch": recipe["batch_size"], "images": n, "runs": runs,
-            "layout": _remembered_layout()}
+            "layout": next((_describe(entry) for key, entry in _choices().items() if key not in known), "-")}
 
 
-def _remembered_layout() -> str:
-    """What the defaults chose (the newest entry of the measured-choice cache) and what measuring cost."""
+def _choices() -> dict:
     from archspec.train import autotune
 
-    entries = autotune._read_cache()
-    if not entries:
-        return "-"
-    entry = list(entries.values())[-1]
-    return f"{autotune.LAYOUTS[entry['channels_last']]} ({entry['cost_s']:.1f}s)"
+    return autotune._read_cache()
+
+
+def _describe(entry: dict) -> str:
+    """What the defaults chose (the entry their first run added to the choice cache) and what measuring cost."""
+    from archspec.train.autotune import LAYOUTS
+
+    return f"{LAYOUTS[entry['channels_last']]} ({entry['cost_s']:.1f}s)"
 
 
 def _flat_recipe(train: dict) -> dict:
