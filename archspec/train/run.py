@@ -57,8 +57,8 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         for note in notes:
             progress.write(note)
         data, recipe = load_data(recipe, info, device, progress)
-        recipe, layout = decide_layout(recipe, info, data, device)
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
+        recipe, layout = decide_layout(recipe, info, data, device)
         write_config(run, recipe, info, data, device)
         trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
         announce(progress, trainer, run, resumed, layout)
