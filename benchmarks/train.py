@@ -201,7 +201,7 @@ def main(argv=None):
     source, x, y = load_images()
     if args.tables_only:
         rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-        tables = [_table([r for r in rows if r["threads"] == t], source, args, t, variants)
+        tables = [_table([r for r in rows if r["threads"] == t], source, args, t)
                   for t in dict.fromkeys(r["threads"] for r in rows)]
     else:
         tables = []
@@ -215,7 +215,7 @@ def main(argv=None):
                     if args.results:
                         with args.results.open("a") as f:
                             f.write(json.dumps(rows[-1]) + "\n")
-                tables.append(_table(rows, source, args, threads, variants))
+                tables.append(_table(rows, source, args, threads))
     print("\n\n".join(tables), flush=True)
     if args.write:
         _write_section("\n\n".join(tables) + "\n\n" + CPU_NOTES, "### CPU")
@@ -276,15 +276,17 @@ def _cell(ratios: list[float]) -> str:
     return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
-def _table(rows: list, source: str, args, threads: int, variants: dict) -> str:
-    flags = [label for label in variants if label != "(defaults)"]
+def _table(rows: list, source: str, args, threads: int) -> str:
+    repeats = sorted({len(row["runs"]["hand"]) for row in rows})
     lines = [f"CPU, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}; data: {source} at each "
              f"recipe's input size; training samples/s, median of epochs 2-{args.epochs}; ratios to the "
-             f"hand-written loop: median of {args.repeats} alternating repeats (lowest-highest).", "",
+             f"hand-written loop: median of {' or '.join(map(str, repeats))} alternating repeat(s) (lowest-highest).",
+             "",
              "| spec | batch | images | hand-written loop | defaults | layout chosen (cost) | best flag set | "
              "best flags |", "|---|---:|---:|---:|---:|---|---|---:|"]
     defaults = []
     for row in rows:
+        flags = [label for label in row["runs"] if label not in ("hand", "(defaults)")]
         best = max(flags, key=lambda label: statistics.median(_ratios(row, label)))
         defaults.append(statistics.median(_ratios(row, "(defaults)")))
         lines.append(f"| {row['name']} | {row['batch']} | {row['images']:,} | "
