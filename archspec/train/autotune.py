@@ -62,8 +62,9 @@ def candidates(module: torch.nn.Module, input_shape: tuple, device: torch.device
     return [False]
 
 
-def choose_layout(info, recipe, device: torch.device, run_steps: int) -> Choice:
-    """The layout to train in: remembered for this key, else measured (and remembered)."""
+def choose_layout(info, recipe, device: torch.device, run_steps: int, say=None) -> Choice:
+    """The layout to train in: remembered for this key, else measured (and remembered); say(text)
+    announces a measurement, which on a slow device may take a while."""
     options = candidates(info.module, info.input_shape, device)
     if len(options) == 1:
         return Choice(options[0], {}, 0.0)
@@ -71,6 +72,9 @@ def choose_layout(info, recipe, device: torch.device, run_steps: int) -> Choice:
     known = _read_cache().get(key)
     if isinstance(known, dict) and type(known.get("channels_last")) is bool and isinstance(known.get("step_s"), dict):
         return Choice(known["channels_last"], dict(known["step_s"]), 0.0, remembered=True)
+    if say is not None:
+        say(f"timing a few training steps in {' and '.join(LAYOUTS[o] for o in options)} to choose the layout "
+            "(once for this spec, device, threads and batch size)")
     choice = measure(info, recipe, device, options, run_steps)
     _remember(key, {"channels_last": choice.channels_last, "step_s": choice.step_s, "cost_s": choice.cost_s})
     return choice

@@ -58,7 +58,7 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
             progress.write(note)
         data, recipe = load_data(recipe, info, device, progress)
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
-        recipe, layout = decide_layout(recipe, info, data, device)
+        recipe, layout = decide_layout(recipe, info, data, device, progress)
         write_config(run, recipe, info, data, device)
         trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
         announce(progress, trainer, run, resumed, layout)
@@ -163,13 +163,13 @@ def load_data(recipe: Recipe, info: ModelInfo, device: torch.device, progress) -
     return data.to(device), recipe
 
 
-def decide_layout(recipe: Recipe, info: ModelInfo, data: datamod.Data, device: torch.device):
+def decide_layout(recipe: Recipe, info: ModelInfo, data: datamod.Data, device: torch.device, progress):
     """The recipe with `channels_last: auto` decided by timing the candidates (archspec.train.autotune),
     on rank 0, which sends the choice to every process; and the choice (None when forced)."""
     if recipe.channels_last != "auto":
         return recipe, None
     steps = recipe.epochs * -(-len(data.train) // dist.global_batch(recipe.batch_size))
-    choice = dist.from_main(lambda: choose_layout(info, recipe, device, steps))
+    choice = dist.from_main(lambda: choose_layout(info, recipe, device, steps, say=progress.write))
     origin = "channels_last (remembered)" if choice.remembered else "channels_last (measured)"
     return replace(recipe, channels_last=choice.channels_last,
                    origins={**recipe.origins, "channels_last": origin} if choice.step_s else recipe.origins), choice

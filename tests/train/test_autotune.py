@@ -39,6 +39,7 @@ def test_a_measured_run_trains_exactly_like_a_forced_run_and_a_rerun_does_not_me
     chosen = entry["channels_last"]
     assert min(entry["step_s"], key=entry["step_s"].get) == autotune.LAYOUTS[chosen]
     assert f"layout {autotune.LAYOUTS[chosen]}: " in out.getvalue() and "measured in" in out.getvalue()
+    assert "timing a few training steps in NCHW and channels_last" in out.getvalue()
 
     train(str(tiny_spec), {**FAST, "channels_last": chosen}, out=str(tmp_path / "forced"), stream=io.StringIO())
     measured, forced = _weights(tmp_path / "measured"), _weights(tmp_path / "forced")
@@ -48,6 +49,7 @@ def test_a_measured_run_trains_exactly_like_a_forced_run_and_a_rerun_does_not_me
     out = io.StringIO()
     train(str(tiny_spec), dict(FAST), out=str(tmp_path / "rerun"), stream=out)
     assert "as measured by an earlier run" in out.getvalue()
+    assert "timing" not in out.getvalue()
     assert all(torch.equal(measured[k], v) for k, v in _weights(tmp_path / "rerun").items())
 
 
