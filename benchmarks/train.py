@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +26,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST = ROOT.parent / "shared" / "data" / "mnist-t10k"
+# the project's shared data folder, beside the checkout (or beside the folder of worktrees)
+MNIST = next((d for d in (ROOT.parent / "shared" / "data" / "mnist-t10k", ROOT.parents[1] / "shared" / "data" /
+                          "mnist-t10k") if d.is_dir()), ROOT.parent / "shared" / "data" / "mnist-t10k")
 
 
 def load_images():
@@ -43,12 +47,22 @@ def load_images():
     return "digits (28x28)", (x * 255).round().to(torch.uint8).numpy(), d.target.astype(np.int64)
 
 
+def at_size(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """uint8 images resized once, up front, to the spec's input (both loops then read the same pixels)."""
+    from archspec.train.transforms import resize
+
+    if tuple(x.shape[1:]) == tuple(shape):
+        return x
+    out = resize(torch.from_numpy(x).float(), shape[1:]).clamp_(0, 255).round_().to(torch.uint8)
+    return out.expand(-1, shape[0], -1, -1).contiguous().numpy()
+
+
 def hand_written(spec, recipe, x_train, y_train, x_val, y_val, epochs):
     """The notes' loop; returns training samples/s per epoch."""
     import archspec
 
     torch.manual_seed(0)
-    net = archspec.build(spec)
+    net = archspec.build(spec, **recipe.get("params", {}))
     if recipe.get("init") == "xavier_uniform":  # the notes' train_ch6 initialization
         net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)
     mean, std = _normalization(recipe)
@@ -116,10 +130,15 @@ def archspec_loop(spec, npz, epochs, extra):
         return [r["samples_per_s"] for r in read_log(Path(out) / "run")]
 
 
-# archspec's flag sets measured against the hand-written loop (label -> options). The defaults use
-# the NHWC layout for conv nets on the CPU; --no-channels-last runs the very step the notes' loop runs.
-VARIANTS = {"(defaults)": {}, "--no-channels-last": {"channels_last": False}, "--amp bf16": {"amp": "bf16"},
-            "--compile": {"compile": True}, "--compile --amp bf16": {"compile": True, "amp": "bf16"}}
+# archspec's flag sets measured against the hand-written loop (label -> options). The defaults time
+# both layouts and keep the faster (archspec.train.autotune); the others force one choice.
+VARIANTS = {"(defaults)": {}, "--no-channels-last": {"channels_last": False},
+            "--channels-last": {"channels_last": True}, "--amp bf16": {"amp": "bf16"}}
+COMPILED = {"--compile --amp bf16": {"compile": True, "amp": "bf16"}}  # with --compile: a one-off cost per run
+# Training images per network: enough for a few seconds an epoch on 2 cores, at the spec's recipe
+# input size (224x224 for alexnet, nin and vgg11; 96x96 for googlenet, resnet18 and densenet).
+IMAGES = {"lenet": 8000, "lenet_bn": 8000, "mnist_residual": 4000, "mnist_inception": 2000, "alexnet": 384,
+          "nin": 384, "vgg11": 384, "googlenet": 768, "resnet18": 768, "densenet": 512}
 
 
 GPU_VARIANTS = {"fp32": {"channels_last": False}, "bf16": {"amp": "bf16", "channels_last": False},
@@ -155,45 +174,91 @@ def _gpu_text(results: dict, batches, samples: int, epochs: int, rows: list, nam
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--specs", nargs="+", default=["lenet", "mnist_residual"])
+    parser.add_argument("--specs", nargs="+", default=list(IMAGES), help="specs/d2l names (default: all ten)")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2, help="alternate the loops this many times; best kept")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternate the loops this many times; medians kept")
+    parser.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads(), 1],
+                        help="torch thread counts, one table each (default: torch's choice here, then 1)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the images per network")
+    parser.add_argument("--compile", action="store_true", help="also try --compile --amp bf16 for the best flags")
+    parser.add_argument("--only", nargs="+", metavar="FLAGS", help="run only these flag sets, without their leading dashes: "
+                                                                  "no-channels-last 'amp bf16'")
     parser.add_argument("--write", action="store_true", help="update the Training section of docs/benchmarks.md")
+    parser.add_argument("--results", type=Path, help="append each network's raw rates to this JSON-lines file as "
+                                                     "it finishes; with --tables-only, make the tables from it")
+    parser.add_argument("--tables-only", action="store_true", help="print (and --write) the tables of --results")
     parser.add_argument("--gpu", action="store_true", help="measure resnet18 at 96x96 on CUDA instead")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.gpu:
         table = gpu_table(max(args.epochs, 3), samples=10240)
         print(table)
         if args.write:
             _write_section(table, "### GPU")
         return
+    variants = {**VARIANTS, **(COMPILED if args.compile else {})}
+    variants = {k: v for k, v in variants.items()
+                if not args.only or k.lstrip("-") in args.only or k == "(defaults)"}
+    source, x, y = load_images()
+    if args.tables_only:
+        rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
+        tables = [_table([r for r in rows if r["threads"] == t], source, args, t)
+                  for t in dict.fromkeys(r["threads"] for r in rows)]
+    else:
+        tables = []
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["XDG_CACHE_HOME"] = tmp  # the defaults measure afresh in the first repeat, then remember
+            for threads in args.threads:
+                torch.set_num_threads(threads)
+                rows = []
+                for name in args.specs:
+                    rows.append(measure_spec(name, x, y, Path(tmp), args, variants))
+                    if args.results:
+                        with args.results.open("a") as f:
+                            f.write(json.dumps(rows[-1]) + "\n")
+                tables.append(_table(rows, source, args, threads))
+    print("\n\n".join(tables), flush=True)
+    if args.write:
+        _write_section("\n\n".join(tables) + "\n\n" + CPU_NOTES, "### CPU")
 
+
+def measure_spec(name: str, x, y, tmp: Path, args, variants: dict) -> dict:
+    """Samples/s of the hand-written loop and of each flag set, alternating, `repeats` times."""
     import archspec
 
-    source, x, y = load_images()
-    n_val = len(x) // 5
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = Path(tmp) / "data.npz"
-        np.savez(npz, x=x[n_val:], y=y[n_val:], x_test=x[:n_val], y_test=y[:n_val])
-        for name in args.specs:
-            spec = str(ROOT / "specs" / "d2l" / f"{name}.yaml")
-            recipe = _flat_recipe(archspec.load(spec).train)
-            best = {"hand": 0.0, **{label: 0.0 for label in VARIANTS}}
-            for _ in range(args.repeats):  # alternate, so a busy machine slows all alike; keep the best
-                rates = hand_written(spec, recipe, x[n_val:], y[n_val:], x[:n_val], y[:n_val], args.epochs)
-                best["hand"] = max(best["hand"], statistics.median(rates[1:] or rates))
-                for label, extra in VARIANTS.items():
-                    rates = archspec_loop(spec, npz, args.epochs, extra)
-                    best[label] = max(best[label], statistics.median(rates[1:] or rates))
-            rows.append((name, recipe["batch_size"], best))
-    table = _table(rows, source, len(x) - n_val, args.epochs)
-    print(table)
-    if args.write:
-        _write_section(table + "\n\n" + CPU_NOTES, "### CPU")
+    spec = str(ROOT / "specs" / "d2l" / f"{name}.yaml")
+    recipe = _flat_recipe(archspec.load(spec).train)
+    shape = tuple(archspec.build(spec, **recipe.get("params", {})).report.input_shapes.values())[0]
+    n = min(max(int(IMAGES.get(name, 1000) * args.scale), recipe["batch_size"]), len(x) - 1000)
+    n_val = max(n // 8, 64)
+    x_train, x_val = at_size(x[:n], shape), at_size(x[n:n + n_val], shape)
+    y_train, y_val = y[:n], y[n:n + n_val]
+    npz = tmp / f"{name}.npz"
+    np.savez(npz, x=x_train, y=y_train, x_test=x_val, y_test=y_val)
+    runs = {label: [] for label in ["hand", *variants]}
+    known = set(_choices())
+    for _ in range(args.repeats):  # alternate, so a busy machine slows all alike
+        rates = hand_written(spec, recipe, x_train, y_train, x_val, y_val, args.epochs)
+        runs["hand"].append(statistics.median(rates[1:] or rates))
+        for label, extra in variants.items():
+            rates = archspec_loop(spec, npz, args.epochs, extra)
+            runs[label].append(statistics.median(rates[1:] or rates))
+    print(f"  {name} ({torch.get_num_threads()} threads): " + ", ".join(
+        f"{label} {statistics.median(r):,.0f}" for label, r in runs.items()), flush=True)
+    return {"name": name, "threads": torch.get_num_threads(), "batch": recipe["batch_size"], "images": n, "runs": runs,
+            "layout": next((_describe(entry) for key, entry in _choices().items() if key not in known), "-")}
+
+
+def _choices() -> dict:
+    from archspec.train import autotune
+
+    return autotune._read_cache()
+
+
+def _describe(entry: dict) -> str:
+    """What the defaults chose (the entry their first run added to the choice cache) and what measuring cost."""
+    from archspec.train.autotune import LAYOUTS
+
+    return f"{LAYOUTS[entry['channels_last']]} ({entry['cost_s']:.1f}s)"
 
 
 def _flat_recipe(train: dict) -> dict:
@@ -202,34 +267,47 @@ def _flat_recipe(train: dict) -> dict:
     return normalize(train)[0]
 
 
-def _table(rows, source, n, epochs) -> str:
-    labels = list(VARIANTS)
-    lines = [f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}; data: {source}, {n:,} training "
-             f"images; training samples/s, median of epochs 2-{epochs}, best of alternating repeats.", "",
-             "| spec | batch | hand-written loop | " + " | ".join(f"archspec train {label}" for label in labels) + " |",
-             "|---|---:|---:|" + "---:|" * len(labels)]
-    for name, batch, best in rows:
-        cells = [f"{best[label]:,.0f} ({best[label] / best['hand']:.2f}x)" for label in labels]
-        lines.append(f"| {name} | {batch} | {best['hand']:,.0f} | " + " | ".join(cells) + " |")
-    lines.append("")
-    for name, _, best in rows:
-        top = max(labels, key=lambda label: best[label])
-        lines.append(f"Fastest for {name}: `archspec train {top}`, {best[top] / best['hand']:.2f}x the hand-written "
-                     f"loop.")
+def _ratios(row: dict, label: str) -> list[float]:
+    """Per repeat: the flag set's samples/s over the hand-written loop's in the same repeat."""
+    return [v / h for v, h in zip(row["runs"][label], row["runs"]["hand"])]
+
+
+def _cell(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def _table(rows: list, source: str, args, threads: int) -> str:
+    repeats = sorted({len(row["runs"]["hand"]) for row in rows})
+    lines = [f"CPU, {threads} thread{'s' * (threads != 1)}, torch {torch.__version__}; data: {source} at each "
+             f"recipe's input size; training samples/s, median of epochs 2-{args.epochs}; ratios to the "
+             f"hand-written loop: median of {' or '.join(map(str, repeats))} alternating repeat(s) (lowest-highest).",
+             "",
+             "| spec | batch | images | hand-written loop | defaults | layout chosen (cost) | best flag set | "
+             "best flags |", "|---|---:|---:|---:|---:|---|---|---:|"]
+    defaults = []
+    for row in rows:
+        flags = [label for label in row["runs"] if label not in ("hand", "(defaults)")]
+        best = max(flags, key=lambda label: statistics.median(_ratios(row, label)))
+        defaults.append(statistics.median(_ratios(row, "(defaults)")))
+        lines.append(f"| {row['name']} | {row['batch']} | {row['images']:,} | "
+                     f"{statistics.median(row['runs']['hand']):,.0f} | {_cell(_ratios(row, '(defaults)'))} | "
+                     f"{row['layout']} | `{best}` | {_cell(_ratios(row, best))} |")
+    lines += ["", f"Defaults against the hand-written loop: median network {statistics.median(defaults):.2f}x, "
+                  f"lowest {min(defaults):.2f}x ({rows[defaults.index(min(defaults))]['name']})."]
     return "\n".join(lines)
 
 
 CPU_NOTES = """\
-How to read it: `--no-channels-last` runs the very forward/backward/SGD step of the notes' loop, so
-its ratio is only what the loop saves (the DataLoader's per-sample indexing and collation; the
-batches here are tensor slices). The defaults add the NHWC layout, where oneDNN's convolution and
-pooling kernels are faster than in NCHW (PyTorch's NCHW max and average pooling on the CPU are
-slow for 2x2 windows). `--amp bf16` needs a CPU with bf16 instructions (this one has AVX512-BF16)
-and changes the arithmetic: it is not a default. `--compile` (inductor, one static graph per batch
-shape) fuses LeNet's sigmoid and pooling layers but pays a one-off compile in epoch 1 (27 s
-cold, 2.4 s from inductor's cache for lenet here), and inductor's generated max-pooling kernels
-are slower than oneDNN's, so it loses on mnist_residual. No single flag set is fastest for both
-nets; the fastest one for each is named under the table."""
+How to read it: the hand-written loop is the notes' train_ch6 (a DataLoader over a TensorDataset of
+floats prepared up front). `--no-channels-last` runs its very forward/backward/SGD step, so its
+ratio is what archspec's loop saves (the DataLoader's per-sample indexing and collation).
+`--channels-last` is the NHWC layout, where oneDNN's convolution and pooling kernels are faster or
+slower than NCHW depending on the net. The defaults time both layouts before training (a few steps;
+what the first repeat's measurement cost is in the table, later repeats reuse the remembered choice)
+and keep the faster, so on a quiet machine they should match the better of the two forced layouts.
+`--amp bf16` needs a CPU with bf16 instructions and changes the arithmetic: it is never a default.
+The best flag set is the fastest forced one per net. Every run's images are those of MNIST's test
+split resized once to the recipe's input size, so the big nets see only a few batches an epoch."""
 
 
 INTRO = ("Generated by `python benchmarks/train.py --write` (CPU) and `--gpu --write` (GPU). On the CPU: training "

@@ -53,16 +53,6 @@ def check_amp(amp: str, device: torch.device) -> None:
         raise ArchspecError(f"--amp fp16 needs a CUDA device, but the device is {device}; use --amp bf16 or --amp off")
 
 
-def use_channels_last(choice, module: torch.nn.Module, input_shape: tuple, device: torch.device) -> bool:
-    """'auto' turns NHWC on for 2-D convolution nets on the CPU and CUDA, where oneDNN's and
-    cuDNN's convolution and pooling kernels are fastest in it (docs/benchmarks.md); elsewhere, and
-    for nets without a Conv2d, the layout would only add copies."""
-    if choice != "auto":
-        return bool(choice)
-    return (device.type in ("cpu", "cuda") and len(input_shape) == 3
-            and any(isinstance(m, torch.nn.Conv2d) for m in module.modules()))
-
-
 def autocast(amp: str, device: torch.device):
     """The autocast context for one forward pass (a no-op when amp is off)."""
     if amp == "off":

@@ -124,8 +124,8 @@ class Recipe:
     device: str = option({"type": "string", "pattern": "^(auto|cpu|mps|cuda(:[0-9]+)?)$"}, "auto",
                          "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N, mps.", metavar="DEVICE", resumable=True)
     amp: str = option(_choice("off", "bf16", "fp16"), "off", "Mixed precision (fp16 needs CUDA).")
-    channels_last: bool | str = option(_choice(True, False, "auto"), "auto", "NHWC memory layout (default: on for "
-                                       "2-D conv nets on cpu and cuda, where it is faster).")
+    channels_last: bool | str = option(_choice(True, False, "auto"), "auto", "NHWC memory layout (default auto: timed "
+                                       "against NCHW on this machine, the faster kept and remembered).")
     compile: bool = option(_BOOL, False, "torch.compile the model.", resumable=True)
     grad_clip: float | None = option(_num(0, 1e9, low_open=True, null=True), None,
                                      "Clip the gradient norm to this value.")

@@ -16,7 +16,8 @@ from archspec import errors
 from archspec.errors import ArchspecError
 from archspec.resources import require_memory, training_copies
 from archspec.train import checkpoint, data as datamod, distributed as dist, tuning, weights
-from archspec.train.devices import check_amp, set_deterministic, use_channels_last
+from archspec.train.autotune import choose_layout
+from archspec.train.devices import check_amp, set_deterministic
 from archspec.train.folder import RunFolder, claim_default, claim_existing, claim_new
 from archspec.train.loggers import open_loggers
 from archspec.train.loop import Batcher, Trainer
@@ -60,11 +61,12 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
             progress.write(note)
         data, recipe = load_data(recipe, info, device, progress)
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
+        recipe, layout = decide_layout(recipe, info, data, device, progress)
         write_config(run, recipe, info, data, device)
         trainer = make_trainer(info, data, recipe, device, run, progress, resumed)
         if recipe.log and dist.is_main():
             trainer.log = open_loggers(recipe, run, info, trainer.pos.step + 1 if resumed else None, progress.write)
-        announce(progress, trainer, run, resumed, loaded)
+        announce(progress, trainer, run, resumed, loaded, layout)
         return fit(trainer, run, progress)
 
 
@@ -141,15 +143,13 @@ def seed_everything(seed: int) -> None:
 
 
 def build(spec, recipe: Recipe, device: torch.device, limits, resumed: Resumed | None) -> tuple[ModelInfo, Recipe]:
-    """The model, initialized, with room for training on the device; and the recipe with its layout decided."""
+    """The model, initialized, with room for training on the device."""
     info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits))
     if resumed is not None and spec.path is None:
         info.path = resumed.state["spec"]["path"]  # rebuilt from the stored text: keep naming the file it came from
     copies = training_copies(recipe.optimizer, recipe.momentum) - (device.type == "cpu")  # weights: built on cpu
     dist.main_first(lambda: require_memory(info.module.report, device, recipe.batch_size, copies), per_machine=True)
     init_weights(info.module, recipe.init)
-    recipe = replace(recipe, channels_last=use_channels_last(recipe.channels_last, info.module, info.input_shape,
-                                                             device))
     dist.seed_rank(recipe.seed)
     if resumed is not None:
         dist.main_first(lambda: checkpoint.check_same_spec(resumed.state["spec"], info, str(resumed.folder)))
@@ -177,6 +177,18 @@ def start_from(info: ModelInfo, recipe: Recipe, resumed: Resumed | None) -> str 
         note = dist.from_main(lambda: weights.load(info.module, recipe.weights, recipe.weights_skip).note(recipe.weights))
     tuning.freeze(info.module, recipe.freeze)
     return note
+
+
+def decide_layout(recipe: Recipe, info: ModelInfo, data: datamod.Data, device: torch.device, progress):
+    """The recipe with `channels_last: auto` decided by timing the candidates (archspec.train.autotune),
+    on rank 0, which sends the choice to every process; and the choice (None when forced)."""
+    if recipe.channels_last != "auto":
+        return recipe, None
+    steps = recipe.epochs * -(-len(data.train) // dist.global_batch(recipe.batch_size))
+    choice = dist.from_main(lambda: choose_layout(info, recipe, device, steps, say=progress.write))
+    origin = "channels_last (remembered)" if choice.remembered else "channels_last (measured)"
+    return replace(recipe, channels_last=choice.channels_last,
+                   origins={**recipe.origins, "channels_last": origin} if choice.step_s else recipe.origins), choice
 
 
 def open_folder(resumed: Resumed | None, out: str | None, name: str, force: bool, owner) -> Path:
@@ -214,8 +226,9 @@ def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: to
     return trainer
 
 
-def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None, loaded: str | None) -> None:
-    """What is about to train, on what, where, the weights it starts from, and what the recipe adapted to the data."""
+def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None, loaded: str | None, layout=None) -> None:
+    """What is about to train, on what, where, the weights it starts from, the layout chosen, and
+    what the recipe adapted to the data."""
     info, data, r = trainer.info, trainer.data, trainer.recipe
     if resumed is not None and resumed.state["world_size"] != dist.world().size:
         progress.write(f"the run trained in {resumed.state['world_size']} process(es), now {dist.world().size}: "
@@ -227,6 +240,8 @@ def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None
                    f"{r.epochs} epochs -> {run.root}")
     if loaded:
         progress.write(loaded)
+    if layout is not None and layout.step_s:
+        progress.write(layout.describe())
     adapted = sorted(k for k, where in r.origins.items() if "for_data" in where)
     if adapted:
         progress.write(f"adapted to {r.data.split(':')[0]} by the recipe's for_data: "

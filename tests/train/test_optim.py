@@ -120,18 +120,6 @@ def test_progress_bar_on_a_terminal_and_plain_lines_otherwise():
                                 "1,000 samples/s  1.0s\n")
 
 
-def test_channels_last_auto_is_on_for_2d_conv_nets_on_cpu_and_cuda_only():
-    from archspec.train.devices import use_channels_last
-
-    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(2))
-    mlp, conv1d = nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), nn.Sequential(nn.Conv1d(1, 4, 3))
-    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
-    assert use_channels_last("auto", conv, (1, 8, 8), cpu) and use_channels_last("auto", conv, (1, 8, 8), cuda)
-    assert not use_channels_last("auto", conv, (1, 8, 8), mps)
-    assert not use_channels_last("auto", mlp, (1, 8, 8), cpu) and not use_channels_last("auto", conv1d, (1, 8), cpu)
-    assert not use_channels_last(False, conv, (1, 8, 8), cpu) and use_channels_last(True, mlp, (1, 8, 8), cpu)
-
-
 def test_frozen_parameters_are_left_alone_by_training(tiny_spec):
     """`trainable: false` weights are not handed to the optimizer and come out of training steps
     (AdamW with weight decay, which moves every weight it holds) bit for bit as they went in."""
