@@ -26,6 +26,8 @@ SMALL = {
     "specs/d2l/nin.yaml": {},
     "specs/d2l/vgg11.yaml": {"ratio": 4},
     "specs/d2l/shared_mlp.yaml": {},
+    "specs/convnext_tiny.yaml": {"dims": [8, 16, 32, 64], "depths": [1, 1, 2, 1]},   # narrow: every format
+    "specs/shufflenet_v2_x1_0.yaml": {"repeats": [1, 2, 1], "widths": [8, 16, 32, 64, 128]},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {
@@ -36,6 +38,8 @@ LARGE = {
     "specs/densenet121.yaml": ({}, "torchscript"),
     "specs/vgg16.yaml": ({}, "torchscript"),
     "specs/mobilenet_v2.yaml": ({}, "onnx"),
+    "specs/efficientnet_b0.yaml": ({}, "onnx"),
+    "specs/mobilenet_v3_large.yaml": ({}, "torchscript"),
 }
 
 
