@@ -1,11 +1,15 @@
 """How fast is `archspec check` beside building the model and running a summary forward pass?
 
-Prints, in one run: check time for specs/resnet50.yaml (in-process and as a fresh CLI
-process), the same resnet50 built as a module and summarised torchinfo-style (forward
-hooks on every leaf, one 224x224 sample), and check time for a generated 2,000-node spec.
+Prints, in one run, for specs/resnet50.yaml and specs/convnext_tiny.yaml: check time (in
+process and as a fresh CLI process) beside the same spec built as a module and summarised
+torchinfo-style (forward hooks on every leaf, one sample at the spec's input size), in
+process and in a fresh interpreter; and check time for a generated 2,000-node spec.
+
+    python benchmarks/check.py [--specs resnet50 convnext_tiny] [--repeat 3]
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -13,7 +17,7 @@ from common import ROOT, interleaved_medians, median_seconds, print_table
 
 import archspec
 
-RESNET50 = str(ROOT / "specs" / "resnet50.yaml")
+SPECS = ("resnet50", "convnext_tiny")
 
 
 def generated_spec(nodes: int = 2000) -> str:
@@ -22,51 +26,61 @@ def generated_spec(nodes: int = 2000) -> str:
     return f"archspec: 1\nname: chain{nodes}\ninput: [8, 16, 16]\nlayers:\n{items}\n"
 
 
-def summary_by_forward() -> None:
-    """What torchinfo does: build, hook every leaf module, run one sample forward."""
+def summary_by_forward(path: str) -> None:
+    """What torchinfo does: build, hook every leaf, run one sample forward."""
     import torch
 
-    model = archspec.build(RESNET50)
+    model = archspec.build(path)
     rows = []
     hooks = [m.register_forward_hook(lambda mod, i, o, rows=rows: rows.append((type(mod).__name__, tuple(o.shape),
                                                                                sum(p.numel() for p in mod.parameters()))))
              for m in model.modules() if not list(m.children())]
+    (shape,) = model.report.input_shapes.values()
     with torch.no_grad():
-        model(torch.zeros(1, 3, 224, 224))
+        model(torch.zeros(1, *shape))
     for h in hooks:
         h.remove()
 
 
-COLD_SUMMARY = (
-    "import torch, archspec\n"
-    "m = archspec.build(%r)\n"
-    "with torch.no_grad(): m(torch.zeros(1, 3, 224, 224))\n" % RESNET50
-)
+def cold_summary(path: str) -> str:
+    """The same, as a fresh interpreter runs it: import torch, build, one forward."""
+    return ("import torch, archspec\n"
+            f"m = archspec.build({path!r})\n"
+            "(shape,) = m.report.input_shapes.values()\n"
+            "with torch.no_grad(): m(torch.zeros(1, *shape))\n")
 
 
-def cold_seconds(args) -> float:
+def cold_seconds(args, repeat: int) -> float:
     """A fresh interpreter each time, as a user's command pays it."""
-    return median_seconds(lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True), repeat=3)
+    return median_seconds(lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True),
+                          repeat=repeat)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--specs", nargs="+", default=list(SPECS), help="spec names in specs/")
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per measurement (median)")
+    opts = parser.parse_args()
+    rows = []
+    for name in opts.specs:
+        path = str(ROOT / "specs" / f"{name}.yaml")
+        t = interleaved_medians({"check": lambda: archspec.check(path), "build+forward": lambda: summary_by_forward(path)},
+                                repeat=5, warmup=1)
+        cli = cold_seconds(["-m", "archspec", "check", path], opts.repeat)
+        cold_build = cold_seconds(["-c", cold_summary(path)], opts.repeat)
+        rows += [
+            [f"check {name} (in process)", f"{t['check']:.3f}", "1.00"],
+            [f"build + summary forward {name} (in process)", f"{t['build+forward']:.3f}",
+             f"{t['build+forward'] / t['check']:.1f}x slower"],
+            [f"archspec check {name} (fresh process)", f"{cli:.3f}", "1.00"],
+            [f"build + forward {name} (fresh process)", f"{cold_build:.3f}", f"{cold_build / cli:.1f}x slower (target 10x)"],
+        ]
     spec2000 = generated_spec()
     report = archspec.check(spec2000)
     assert report.ok and len(report.graph.ops()) == 2000
-    t = interleaved_medians({
-        "check": lambda: archspec.check(RESNET50),
-        "build+forward": summary_by_forward,
-    }, repeat=5, warmup=1)
     t2000 = median_seconds(lambda: archspec.check(spec2000), repeat=5)
-    cli = cold_seconds(["-m", "archspec", "check", RESNET50])
-    cold_build = cold_seconds(["-c", COLD_SUMMARY])
-    print_table(["what", "seconds", "ratio"], [
-        ["check resnet50 (in process)", f"{t['check']:.3f}", "1.00"],
-        ["build + summary forward resnet50 (in process)", f"{t['build+forward']:.3f}", f"{t['build+forward'] / t['check']:.1f}x slower"],
-        ["archspec check resnet50 (fresh process)", f"{cli:.3f}", "1.00"],
-        ["build + forward resnet50 (fresh process)", f"{cold_build:.3f}", f"{cold_build / cli:.1f}x slower"],
-        ["check generated 2,000-node spec", f"{t2000:.3f}", "target < 1 s"],
-    ])
+    rows.append(["check generated 2,000-node spec", f"{t2000:.3f}", "target < 1 s"])
+    print_table(["what", "seconds", "ratio"], rows)
 
 
 if __name__ == "__main__":
