@@ -23,7 +23,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot is not installed (apt-get install -y graphviz)")
 
 NODE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" \[label=<(.*)>, fillcolor', re.M)
-EDGE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" -> "((?:[^"\\]|\\.)*)";$', re.M)
+EDGE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" -> "((?:[^"\\]|\\.)*)"(?: \[label=<\d+>, fontsize=\d+\])?;$', re.M)  # a label: the output index of an op with several
 CLUSTER = re.compile(r'^\s*subgraph "cluster_([^"]*)" \{', re.M)
 
 
