@@ -69,6 +69,7 @@ def main() -> None:
                      f"{statistics.median(t['archspec']) * 1000:,.1f}", f"{statistics.median(ratios):.3f}",
                      f"{min(ratios):.3f}-{max(ratios):.3f}", str(repeat)])
         del built, reference, x
+        print(f"{name}: ratio {rows[-1][4]} (range {rows[-1][5]})", flush=True)  # progress, on a slow machine
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"forward+backward, training mode, {where}, {'CPU' if opts.cpu_time else 'wall'} time")
     print_table(["model", "batch", "hand-written ms", "archspec ms", "ratio (target <= 1.03)", "ratio range", "rounds"], rows)
