@@ -1,28 +1,37 @@
-"""Does the emitted module add overhead? Forward+backward time of archspec's resnet18, lenet,
-vit_b_16 and a 6-layer gpt2 beside hand-written references with the same weights, in one run
-(batch 64; the transformers at the batch and params in SIZES). `--only NAME` runs some."""
+"""Does the emitted module add overhead? Forward+backward time of archspec's modules beside
+hand-written references with the same weights, in training mode, run in turns.
+
+For each model: the median time of each, and the ratio archspec / hand-written of each
+round's pair (the two ran back to back), as the median and the range over rounds.
+
+    python benchmarks/emit.py [--models convnext_tiny vit_b_16 gpt2_6_layers] [--repeat N] [--device cuda]
+                              [--threads 1 --cpu-time]
+
+On a CPU shared with other jobs, wall times swing with the load; `--threads 1 --cpu-time`
+times each step by this process's CPU seconds on one thread: the work done, which the
+load barely moves.
+"""
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import torch
-from common import ROOT, interleaved_medians, print_table
+from common import ROOT, interleaved_times, print_table
 
 import archspec
 from archspec.compiler.emit import example_inputs
-from tests.reference import d2l, torchvision_layout, transformers
+from tests.reference import d2l, modern_cnn, torchvision_layout, transformers
 
-CASES = [
-    ("resnet18", ROOT / "specs" / "resnet18.yaml", torchvision_layout.resnet18, (3, 224, 224), 10),
-    ("lenet", ROOT / "specs" / "d2l" / "lenet.yaml", d2l.lenet, (1, 28, 28), 60),
-    ("vit_b_16", ROOT / "specs" / "vit_b_16.yaml", transformers.vit_b_16, (3, 224, 224), 3),
-    ("gpt2 (6 layers, 128 tokens)", ROOT / "specs" / "gpt2.yaml",
-     lambda: transformers.gpt2(transformers.GPTConfig(n_layer=6, block_size=128)), (128,), 3),
-]
-BATCH = 64
-SIZES = {  # name -> (spec params, batch) where batch 64 at full size is too slow for a CPU
-    "vit_b_16": ({}, 2),
-    "gpt2 (6 layers, 128 tokens)": ({"n_layer": 6, "block_size": 128}, 2),
+CASES = {  # name: (spec, spec params, hand-written reference, batch, rounds on the CPU)
+    "resnet18": (ROOT / "specs" / "resnet18.yaml", {}, torchvision_layout.resnet18, 64, 10),
+    "lenet": (ROOT / "specs" / "d2l" / "lenet.yaml", {}, d2l.lenet, 64, 60),
+    "convnext_tiny": (ROOT / "specs" / "convnext_tiny.yaml", {}, modern_cnn.convnext_tiny, 32, 6),
+    "efficientnet_b0": (ROOT / "specs" / "efficientnet_b0.yaml", {}, modern_cnn.efficientnet_b0, 32, 10),
+    "vit_b_16": (ROOT / "specs" / "vit_b_16.yaml", {}, transformers.vit_b_16, 2, 3),
+    "gpt2_6_layers": (ROOT / "specs" / "gpt2.yaml", {"n_layer": 6, "block_size": 128},  # 128 tokens
+                      lambda: transformers.gpt2(transformers.GPTConfig(n_layer=6, block_size=128)), 2, 3),
 }
 
 
@@ -37,26 +46,36 @@ def step(model, x):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--only", action="append", help="run only the named model (repeatable)")
-    options = parser.parse_args()
-    device = torch.device(options.device)
+    parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--repeat", type=int, help="rounds per model (default: the model's own, 5x on cuda)")
+    parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's own)")
+    parser.add_argument("--cpu-time", action="store_true", help="time by this process's CPU seconds, not wall time")
+    opts = parser.parse_args()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    clock = time.process_time if opts.cpu_time else time.perf_counter
+    device = torch.device(opts.device)
     torch.manual_seed(0)
     rows = []
-    for name, path, reference_fn, _, repeat in CASES:
-        if options.only and name.split()[0] not in options.only:
-            continue
-        params, batch = SIZES.get(name, ({}, BATCH))
+    for name in opts.models:
+        path, params, reference_fn, batch, repeat = CASES[name]
         built, reference = archspec.build(str(path), **params).to(device), reference_fn().to(device)
         reference.load_state_dict(built.state_dict(), strict=True)
         (x,) = example_inputs(built.report, batch=batch, device=device)
-        repeat *= 5 if device.type == "cuda" else 1
-        t = interleaved_medians({"archspec": step(built, x), "hand-written": step(reference, x)}, repeat=repeat)
-        rows.append([name, batch, f"{t['hand-written'] * 1000:.2f}", f"{t['archspec'] * 1000:.2f}", f"{t['archspec'] / t['hand-written']:.3f}"])
+        repeat = opts.repeat or repeat * (5 if device.type == "cuda" else 1)
+        t = interleaved_times({"archspec": step(built, x), "hand-written": step(reference, x)}, repeat=repeat, warmup=1,
+                              clock=clock)
+        ratios = [a / h for a, h in zip(t["archspec"], t["hand-written"])]
+        rows.append([name, str(batch), f"{statistics.median(t['hand-written']) * 1000:,.1f}",
+                     f"{statistics.median(t['archspec']) * 1000:,.1f}", f"{statistics.median(ratios):.3f}",
+                     f"{min(ratios):.3f}-{max(ratios):.3f}", str(repeat)])
+        del built, reference, x
+        print(f"{name}: ratio {rows[-1][4]} (range {rows[-1][5]})", flush=True)  # progress, on a slow machine
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"forward+backward, {where}")
-    print_table(["model", "batch", "hand-written ms", "archspec ms", "ratio (target <= 1.03)"], rows)
+    print(f"forward+backward, training mode, {where}, {'CPU' if opts.cpu_time else 'wall'} time")
+    print_table(["model", "batch", "hand-written ms", "archspec ms", "ratio (target <= 1.03)", "ratio range", "rounds"], rows)
 
 
 if __name__ == "__main__":

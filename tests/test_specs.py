@@ -4,7 +4,9 @@ For each spec (found by glob, so a new spec is covered at once): it checks; its 
 count equals the reference's (and the published count for the torchvision layouts); a
 forward and a backward pass run at the spec's input size, the output has the checked
 shape and every parameter gets a gradient; the reference's state_dict loads with
-strict=True and both give the same outputs. The references live in tests/reference/.
+strict=True and both give the same outputs; where SECOND_SIZES names one, the same built
+module runs at a second input size and matches there too. The references live in
+tests/reference/.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from archspec.compiler.emit import example_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import FULL_SIZE, PUBLISHED_PARAMS, REFERENCES, TEST_PARAMS, d2l  # noqa: E402
+from reference import FULL_SIZE, PUBLISHED_PARAMS, REFERENCES, SECOND_SIZES, TEST_PARAMS, d2l  # noqa: E402
 
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 BATCH = 2
@@ -66,16 +68,21 @@ def reference(spec):
         pytest.fail(f"{rel(spec)} has no reference model in tests/reference/__init__.py")
     torch.manual_seed(1)
     ref = REFERENCES[rel(spec)]()
-    randomize_norms(ref)
+    randomize_state(ref)
     return ref
 
 
-def randomize_norms(module: torch.nn.Module) -> None:
-    """Give batch norms non-trivial statistics and affine weights (layer norms the weights), so
-    that a norm wired to the wrong place, or left at its defaults after loading, changes the
-    eval output."""
+def randomize_state(module: torch.nn.Module) -> None:
+    """Give batch norms non-trivial statistics and affine weights, layer norms affine weights,
+    and the tensors a module holds beside its layers (ConvNeXt's layer scales, 1e-6 at init)
+    values near 1, so that a norm or scale wired to the wrong place, or left at its defaults
+    after loading, changes the eval output."""
     g = torch.Generator().manual_seed(2)
     for m in module.modules():
+        if any(True for _ in m.children()):
+            for p in m.parameters(recurse=False):
+                with torch.no_grad():
+                    p.copy_(torch.rand(p.shape, generator=g) + 0.5)
         batch_norm = isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
         if not (batch_norm or isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine):
             continue
@@ -145,6 +152,12 @@ def test_reference_state_dict_loads_and_outputs_match(spec, report, model, refer
     assert [tuple(y.shape) for y in expected] == checked_shapes(report)
     for a, e in zip(actual, expected, strict=True):
         torch.testing.assert_close(a, e, atol=1e-5, rtol=1e-5)
+    if rel(spec) in SECOND_SIZES:  # the same module, unchanged: nothing in it bound to the size it was built at
+        shape = SECOND_SIZES[rel(spec)]
+        assert [shape] != list(report.input_shapes.values())
+        x = torch.randn((BATCH, *shape), generator=torch.Generator().manual_seed(6))
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), reference(x), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("path", sorted(FULL_SIZE))
@@ -172,6 +185,7 @@ def test_every_reference_has_a_spec():
     """The converse (every spec has a reference) is the `reference` fixture's job."""
     assert set(REFERENCES) <= set(map(rel, SPECS))
     assert set(PUBLISHED_PARAMS) <= set(REFERENCES)
+    assert set(SECOND_SIZES) <= set(REFERENCES)
 
 
 # --- the course notes' recipes -------------------------------------------------------------

@@ -9,12 +9,14 @@ size, so every sample is rearranged alike. A batch-free value's pattern names it
 
 einops' own parser (einops.parsing, which imports no torch) reads the patterns; the rules
 here follow einops.einops' checks and compute the shapes in pure Python. The torch code is
-plain reshape, reduction, permute and expand calls with the sizes worked out at check time
-(what einops itself runs), so the built module, its Python export, TorchScript and ONNX need
-no einops."""
+plain reshape, reduction, permute and expand calls (what einops itself runs), so the built
+module, its Python export, TorchScript and ONNX need no einops. An axis whose size comes from
+the input's dims is read from the input when the module runs (`x.size(2) // 16`), not fixed at
+its checked size, so a module built at 224x224 runs at 160x160 as einops would."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from einops import EinopsError
 from einops.parsing import AnonymousAxis, ParsedExpression
@@ -37,6 +39,27 @@ class Text(ArgType):
 
     def schema(self):
         return {"type": "string", "minLength": 1}
+
+
+class Size(NamedTuple):
+    """A size the input decides: `const` times, for each (k, div) of `dims`, the input's dim k
+    divided by div (`h` of `(h p1)` with p1 16 is (2, 16): x.size(2) // 16)."""
+
+    const: int
+    dims: tuple
+
+    def value(self, x):
+        """The size, from a tensor (or an fx proxy: the traced module reads it when it runs)."""
+        out = None
+        for k, div in self.dims:
+            n = x.size(k) if div == 1 else x.size(k) // div
+            out = n if out is None else out * n
+        return out if self.const == 1 else out * self.const
+
+    def text(self, x: str) -> str:
+        terms = [f"{x}.size({k})" if div == 1 else f"{x}.size({k}) // {div}" for k, div in self.dims]
+        terms = terms if len(terms) == 1 and self.const == 1 else [t if "//" not in t else f"({t})" for t in terms]
+        return " * ".join(terms + ([str(self.const)] if self.const != 1 else []))
 
 
 class AxisSizes(dict):
@@ -101,14 +124,14 @@ class Pattern(Op):
             batch_first(left.composition, right.composition, sizes, fail)
         full = (None, *t.shape) if t.batched else tuple(t.shape)  # None: the batch, whose size is not known
         lhs, rhs = expand_ellipsis(left, right, len(full), fail)
-        known = solve_axes(lhs, full, sizes, fail)
+        known, read = solve_axes(lhs, full, sizes, fail)
         for axis in sizes:
             if axis not in known and not any(axis in group for group in rhs):
                 raise fail(f"axis '{axis}' in sizes is not in the pattern")
         known.update({axis: size for axis, size in sizes.items() if axis not in known})
         known.update({axis: axis.value for group in rhs for axis in group if isinstance(axis, AnonymousAxis)})
         out = tuple(None if any(known[x] is None for x in group) else math.prod(known[x] for x in group) for group in rhs)
-        return out[t.batched:], self.steps(a, lhs, rhs, known, out)
+        return out[t.batched:], self.steps(a, lhs, rhs, known, read)
 
     def agree(self, left, right, sizes, fail) -> None:
         """The axes of the two sides agree as this operation needs (einops' checks)."""
@@ -120,15 +143,30 @@ class Pattern(Op):
             if not ParsedExpression.check_axis_name(axis):
                 raise fail(f"'{axis}' in sizes is not an axis name")
 
-    def steps(self, a, lhs, rhs, known, out) -> tuple:
+    def steps(self, a, lhs, rhs, known, read) -> tuple:
         """The tensor method calls, (name, args), that make the output: reshape, reduce,
-        permute, expand, reshape, each where it changes something."""
-        size = lambda axis: -1 if known[axis] is None else known[axis]  # noqa: E731
+        permute, expand, reshape, each where it changes something. A size is a number or a
+        Size read from the input (the batch's, and the axes in `read`): never -1, so that an
+        input of another size fails loudly instead of being folded into the batch."""
+
+        def size(group) -> int | Size:
+            if any(known[x] is None for x in group):  # the batch, alone in its group
+                return Size(1, ((0, 1),))
+            dims, covered = [], set()
+            for x in group:
+                if x in read:  # the whole input dim when the group has all its axes: (c g) is dim 1
+                    k, div = read[x]
+                    whole = set(lhs[k]) <= set(group)
+                    dims.append((k, 1) if whole else (k, div))
+                    covered |= set(lhs[k]) if whole else {x}
+            const = math.prod(known[x] for x in group if x not in covered)
+            return Size(const, tuple(dims)) if dims else const
+
         flat_l = [axis for group in lhs for axis in group]
         flat_r = [axis for group in rhs for axis in group]
         calls: list = []
         if any(len(group) != 1 for group in lhs):
-            calls.append(("reshape", tuple(size(x) for x in flat_l) or ((),)))  # ((),): to no dims at all
+            calls.append(("reshape", tuple(size([x]) for x in flat_l) or ((),)))  # ((),): to no dims at all
         reduced = tuple(k for k, x in enumerate(flat_l) if x not in flat_r)
         if reduced and a["reduction"] == "prod":  # torch's prod takes one dim at a time
             calls += [("prod", (d,)) for d in reversed(reduced)]
@@ -139,20 +177,22 @@ class Pattern(Op):
         if order != kept:
             calls.append(("permute", tuple(kept.index(x) for x in order)))
         if len(order) != len(flat_r):  # new axes: size 1 first, then expanded
-            calls.append(("reshape", tuple(size(x) if x in kept else 1 for x in flat_r)))
-            calls.append(("expand", tuple(size(x) for x in flat_r)))
+            calls.append(("reshape", tuple(size([x]) if x in kept else 1 for x in flat_r)))
+            calls.append(("expand", tuple(-1 if x in kept else known[x] for x in flat_r)))
         if any(len(group) != 1 for group in rhs):
-            calls.append(("reshape", tuple(-1 if n is None else n for n in out) or ((),)))
+            calls.append(("reshape", tuple(size(group) for group in rhs) or ((),)))
         return tuple(calls)
 
     # ---- torch ---------------------------------------------------------------------------------
     def apply(self, a, x):
+        source = x
         for method, args in a["steps"]:
-            x = getattr(x, method)(*args)
+            x = getattr(x, method)(*(n.value(source) if isinstance(n, Size) else n for n in args))
         return x
 
     def python(self, a, xs):
-        return xs[0] + "".join(f".{method}({', '.join(map(repr, args))})" for method, args in a["steps"])
+        text = lambda n: n.text(xs[0]) if isinstance(n, Size) else repr(n)  # noqa: E731
+        return xs[0] + "".join(f".{method}({', '.join(map(text, args))})" for method, args in a["steps"])
 
 
 def batch_first(left: list, right: list, sizes: dict, fail) -> None:
@@ -191,10 +231,13 @@ def expand_ellipsis(left, right, ndim: int, fail) -> tuple[list, list]:
     return replace(groups), replace(right.composition)
 
 
-def solve_axes(lhs, full, sizes, fail) -> dict:
-    """The size of every axis on the left, from the input's dims and the given sizes; the batch's is None."""
+def solve_axes(lhs, full, sizes, fail) -> tuple[dict, dict]:
+    """The size of every axis on the left, from the input's dims and the given sizes (the
+    batch's is None); and, for each axis the input's dims decide, the (dim, divisor) to read
+    it from when the module runs."""
     known: dict = {}
-    for group, dim in zip(lhs, full):
+    read: dict = {}
+    for k, (group, dim) in enumerate(zip(lhs, full)):
         if dim is None:
             known[group[0]] = None
             continue
@@ -208,10 +251,11 @@ def solve_axes(lhs, full, sizes, fail) -> dict:
             if dim % product:
                 raise fail(f"{shown} is a dim of size {dim}, which is not divisible by {product}")
             given[unknown[0]] = dim // product
+            read[unknown[0]] = (k, product)
         elif product != dim:
             raise fail(f"{shown} is a dim of size {dim}, not {product}")
         known.update(given)
-    return known
+    return known, read
 
 
 @register

@@ -74,6 +74,8 @@ def config_layer(path) -> Layer:
 
 def recipe_problems(spec) -> list[Diagnostic]:
     """The located mistakes in a spec's `train:` section (for `archspec check`), or []."""
+    if not spec.train:  # nothing to check: spare a fresh `archspec check` the jsonschema import
+        return []
     try:
         validate_layer(spec_layer(spec))
     except SpecError as exc:

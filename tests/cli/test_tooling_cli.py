@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 # The published parameter counts of the torchvision architectures (torchvision's docs).
 PUBLISHED = {"resnet18": 11_689_512, "resnet50": 25_557_032, "vgg16": 138_357_544, "densenet121": 7_978_856,
-             "mobilenet_v2": 3_504_872}
+             "mobilenet_v2": 3_504_872, "convnext_tiny": 28_589_128, "efficientnet_b0": 5_288_548,
+             "mobilenet_v3_large": 5_483_032, "shufflenet_v2_x1_0": 2_278_604}
 
 
 def run(*args, **kw):

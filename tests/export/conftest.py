@@ -30,6 +30,8 @@ SMALL = {
     "specs/gpt2.yaml": {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
     "specs/vit_b_16.yaml": {"num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64},
     "specs/text_transformer.yaml": {},
+    "specs/convnext_tiny.yaml": {"dims": [8, 16, 32, 64], "depths": [1, 1, 2, 1]},   # narrow: every format
+    "specs/shufflenet_v2_x1_0.yaml": {"repeats": [1, 2, 1], "widths": [8, 16, 32, 64, 128]},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {
@@ -42,6 +44,8 @@ LARGE = {
     "specs/mobilenet_v2.yaml": ({}, "onnx"),
     # a small variant at 112, where both paddings (to whole windows, odd sides before a merge) run
     "specs/swin_t.yaml": ({"size": 112, "embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2]}, "torchscript"),
+    "specs/efficientnet_b0.yaml": ({}, "onnx"),
+    "specs/mobilenet_v3_large.yaml": ({}, "torchscript"),
 }
 
 

@@ -3,6 +3,8 @@ draws and hand-picked ones), the same verdict, the same values. Where the two di
 the language's batch rule: a batched value's pattern keeps its batch first and alone."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import einops
 import pytest
 import torch
@@ -56,7 +58,28 @@ def compare(kind, given_args, t):
     assert out.shape == tuple(want.shape[t.batched:]) and out.batched == t.batched and out.dtype == t.dtype
     torch.testing.assert_close(got, want)  # exact for ints and bools; floats may sum in another order
     torch.testing.assert_close(eval(op.python(bound, ["x"]), {"x": x}), got, rtol=0, atol=0)  # noqa: S307 - its export text
+    at_another_size(kind, given_args, t, op, bound)
     return "same"
+
+
+def at_another_size(kind, given_args, t, op, bound):
+    """Bound at t, run on another input: another batch, and each dim the pattern leaves free
+    (einops takes it doubled) doubled. The values must be einops' on that input."""
+    def grown(dims):
+        return replace(t, shape=tuple(2 * n if k in dims else n for k, n in enumerate(t.shape)))
+
+    def einops_takes(u):
+        try:
+            by_einops(kind, given_args, sample(u))
+        except (einops.EinopsError, RuntimeError):
+            return False
+        return True
+
+    free = {k for k in range(len(t.shape)) if einops_takes(grown({k}))}
+    x = sample(grown(free), batch=3)
+    want = by_einops(kind, given_args, x)
+    torch.testing.assert_close(op.apply(bound, x), want)
+    torch.testing.assert_close(eval(op.python(bound, ["x"]), {"x": x}), want)  # noqa: S307 - its export text
 
 
 @pytest.mark.parametrize("kind", sorted(EINOPS))

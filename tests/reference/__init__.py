@@ -8,7 +8,7 @@ classifiers), checked by test_modern.py until their specs exist. `REFERENCES` ma
 """
 from __future__ import annotations
 
-from . import d2l, torchvision_layout as tv, transformers as tf
+from . import d2l, modern_cnn as cnn, torchvision_layout as tv, transformers as tf
 
 REFERENCES = {
     "specs/d2l/lenet.yaml": d2l.lenet,
@@ -27,6 +27,10 @@ REFERENCES = {
     "specs/vgg16.yaml": tv.vgg16,
     "specs/densenet121.yaml": tv.densenet121,
     "specs/mobilenet_v2.yaml": tv.mobilenet_v2,
+    "specs/convnext_tiny.yaml": cnn.convnext_tiny,
+    "specs/efficientnet_b0.yaml": cnn.efficientnet_b0,
+    "specs/mobilenet_v3_large.yaml": cnn.mobilenet_v3_large,
+    "specs/shufflenet_v2_x1_0.yaml": cnn.shufflenet_v2_x1_0,
     "specs/text_lstm.yaml": tf.text_lstm,
     "specs/swin_t.yaml": lambda: tf.SwinTransformer(**TEST_PARAMS["specs/swin_t.yaml"]),
     "specs/vit_b_16.yaml": lambda: tf.VisionTransformer(**TEST_PARAMS["specs/vit_b_16.yaml"]),
@@ -52,8 +56,22 @@ PUBLISHED_PARAMS = {
     "specs/vgg16.yaml": 138_357_544,
     "specs/densenet121.yaml": 7_978_856,
     "specs/mobilenet_v2.yaml": 3_504_872,
+    "specs/convnext_tiny.yaml": 28_589_128,
+    "specs/efficientnet_b0.yaml": 5_288_548,
+    "specs/mobilenet_v3_large.yaml": 5_483_032,
+    "specs/shufflenet_v2_x1_0.yaml": 2_278_604,
     "specs/text_lstm.yaml": 230_146,  # issue 12's figure for the reference's defaults (no published weights)
     "specs/swin_t.yaml": 28_288_354,
     "specs/vit_b_16.yaml": 86_567_656,
     "specs/gpt2.yaml": 124_439_808,  # nanoGPT's GPT-2 small (wte and lm_head counted once)
+}
+
+# Specs whose built module must also run, unchanged, at a second input size (one sample's
+# shape) and match its reference there: nothing in the module may be fixed to the size it
+# was built at.
+SECOND_SIZES = {
+    "specs/convnext_tiny.yaml": (3, 160, 160),
+    "specs/efficientnet_b0.yaml": (3, 160, 160),
+    "specs/mobilenet_v3_large.yaml": (3, 160, 160),
+    "specs/shufflenet_v2_x1_0.yaml": (3, 160, 160),
 }
