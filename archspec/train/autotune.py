@@ -29,6 +29,7 @@ from archspec.train.optim import build_optimizer
 LAYOUTS = {False: "NCHW", True: "channels_last"}
 WARMUP_STEPS, TIMED_STEPS, MAX_ROUNDS = 1, 2, 3  # per candidate and round
 BUDGET = 0.02  # measure more rounds only while the measurement stays under 2% of the run's estimated time
+MIN_RUN_STEPS = 300  # a shorter run trains in NCHW unmeasured: the 6+ measured steps could not pay back
 CACHE_FILE = "choices.json"
 MAX_CACHE_BYTES = 1 << 20  # a larger file is not ours to parse: it is measured again and rewritten
 
@@ -63,8 +64,9 @@ def candidates(module: torch.nn.Module, input_shape: tuple, device: torch.device
 
 
 def choose_layout(info, recipe, device: torch.device, run_steps: int, say=None) -> Choice:
-    """The layout to train in: remembered for this key, else measured (and remembered); say(text)
-    announces a measurement, which on a slow device may take a while."""
+    """The layout to train in: remembered for this key, else measured (and remembered) when the
+    run is long enough to pay the measurement back, else NCHW; say(text) announces a
+    measurement, which on a slow device may take a while."""
     options = candidates(info.module, info.input_shape, device)
     if len(options) == 1:
         return Choice(options[0], {}, 0.0)
@@ -72,6 +74,8 @@ def choose_layout(info, recipe, device: torch.device, run_steps: int, say=None) 
     known = _read_cache().get(key)
     if isinstance(known, dict) and type(known.get("channels_last")) is bool and isinstance(known.get("step_s"), dict):
         return Choice(known["channels_last"], dict(known["step_s"]), 0.0, remembered=True)
+    if run_steps < MIN_RUN_STEPS:
+        return Choice(False, {}, 0.0)
     if say is not None:
         say(f"timing a few training steps in {' and '.join(LAYOUTS[o] for o in options)} to choose the layout "
             "(once for this spec, device, threads and batch size)")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from archspec.train import autotune
+from archspec.train.checkpoint import load
 from archspec.train.run import train
 
 FAST = {"data": "synthetic:48", "epochs": 2, "batch_size": 16, "seed": 0, "device": "cpu"}
@@ -17,6 +18,21 @@ FAST = {"data": "synthetic:48", "epochs": 2, "batch_size": 16, "seed": 0, "devic
 
 def _weights(run) -> dict:
     return torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+@pytest.fixture(autouse=True)
+def measure_short_runs(monkeypatch):
+    """These runs are a few steps long: measure them anyway (the real floor is tested below)."""
+    monkeypatch.setattr(autotune, "MIN_RUN_STEPS", 0)
+
+
+def test_a_run_too_short_to_pay_back_trains_in_nchw_unmeasured(tiny_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(autotune, "MIN_RUN_STEPS", 10**6)
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("measured a run too short to pay it back"))
+    train(str(tiny_spec), {**FAST, "epochs": 1}, out=str(tmp_path / "run"), stream=io.StringIO())
+    assert load(tmp_path / "run")["recipe"]["channels_last"] is False
+    assert not autotune.cache_path().exists()
 
 
 def test_candidates_are_both_layouts_for_2d_conv_nets_on_cpu_and_cuda_only():
