@@ -186,9 +186,9 @@ def decide_layout(recipe: Recipe, info: ModelInfo, data: datamod.Data, device: t
         return recipe, None
     steps = recipe.epochs * -(-len(data.train) // dist.global_batch(recipe.batch_size))
     choice = dist.from_main(lambda: choose_layout(info, recipe, device, steps, say=progress.write))
-    origin = "channels_last (remembered)" if choice.remembered else "channels_last (measured)"
+    how = choice.unmeasured or ("remembered" if choice.remembered else "measured")
     return replace(recipe, channels_last=choice.channels_last,
-                   origins={**recipe.origins, "channels_last": origin} if choice.step_s else recipe.origins), choice
+                   origins={**recipe.origins, "channels_last": f"channels_last ({how})"}), choice
 
 
 def open_folder(resumed: Resumed | None, out: str | None, name: str, force: bool, owner) -> Path:
