@@ -55,7 +55,7 @@ class Expander:
             return self.graph  # no outputs: nothing to check further
         self.root_params = params
         first = next(iter(inputs.values()))
-        env = Env(first, ids=dict(inputs) if len(inputs) > 1 else {})
+        env = Env(first, ids=dict(inputs) if isinstance(self.spec.data.get("input"), dict) else {})  # named inputs are ids
         last = self.expand_list(self.spec.data["layers"], ("layers",), env, Scope(), Frame(params))
         self.graph.graph["outputs"] = self.resolve_outputs(env, last)
         return self.graph

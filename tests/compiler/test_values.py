@@ -331,3 +331,20 @@ def test_a_repeated_two_input_block_feeds_each_copy_the_last_output_and_the_same
     a = built.a(x)
     one = built.get_submodule("stack.0.fc")(a + x)
     torch.testing.assert_close(built(x), built.get_submodule("stack.1.fc")(one + x))
+
+
+def test_a_single_named_input_is_an_id_from_can_name():
+    """`input: {tokens: ...}` names its one input as several inputs are named: `from: tokens`
+    reads it after other items, as GPT's positions read the tokens after the embedding."""
+    spec = """\
+archspec: 1
+input: {tokens: {shape: [6], dtype: int64, range: [0, 10]}}
+layers:
+  - {id: wte, embedding: {num: 10, dim: 4}}
+  - {id: pos, positions, from: tokens}
+  - {id: wpe, embedding: {num: 6, dim: 4}}
+  - {add, from: [wte, wpe]}
+"""
+    report = archspec.check(spec)
+    assert report.ok, [d.message for d in report.diagnostics]
+    assert list(report.output_shapes.values()) == [(6, 4)]
