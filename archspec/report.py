@@ -51,6 +51,7 @@ class Report:
     graph: Graph | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources_: dict = field(default_factory=dict)
+    freeze: tuple = ()  # --freeze's globs over module paths (archspec/globs.py), beside `trainable: false`
 
     @classmethod
     def failed(cls, diagnostics, sources, spec=None) -> "Report":
@@ -113,9 +114,47 @@ class Report:
     def output_shapes(self) -> dict[str, tuple]:
         return {name: t.shape for name, t in self.output_types.items()}
 
-    def _total(self, key: str, frozen: bool = True) -> int:
+    def _total(self, key: str) -> int:
         g = self.graph
-        return sum(g.nodes[n][key] for n in g.ops() if frozen or not g.nodes[n].get("frozen")) if g is not None else 0
+        return sum(g.nodes[n][key] for n in g.ops()) if g is not None else 0
+
+    def freezing(self, patterns) -> "Report":
+        """This report with --freeze's patterns applied to its trainable counts, as training will
+        apply them; a pattern that matches no parameter is refused, as training refuses it."""
+        from dataclasses import replace
+
+        from archspec.globs import require_matches
+
+        patterns = tuple(patterns)
+        if patterns and self.ok:
+            names = [name for node in self.graph.ops() for name in self._weights(node)]
+            require_matches("--freeze", patterns, names)
+        return replace(self, freeze=patterns)
+
+    def _weights(self, node: str) -> dict[str, int]:
+        """A node's own parameters by state_dict name and size: what its op says it makes, less the
+        ones tied to another item's; all under the node's path where the op does not say."""
+        from archspec.ops.base import prod
+
+        g, n = self.graph, self.graph.nodes[node]
+        if not n["params"]:
+            return {}
+        shapes = n["op"].weights(n["args"], [g.shape_of(r) for r in g.inputs_of(node)])
+        if shapes is None:
+            return {node: n["params"]}
+        return {f"{node}.{w}": prod(shape) for w, shape in shapes.items() if w not in n.get("ties", {})}
+
+    def _trainable(self, node: str) -> int:
+        """The parameters of a node that training updates: none made inside `trainable: false`,
+        and none that a --freeze pattern matches."""
+        from archspec.globs import matches
+
+        n = self.graph.nodes[node]
+        if n.get("frozen"):
+            return 0
+        if not self.freeze:
+            return n["params"]
+        return sum(size for name, size in self._weights(node).items() if not any(matches(name, p) for p in self.freeze))
 
     @property
     def params(self) -> int:
@@ -123,8 +162,9 @@ class Report:
 
     @property
     def trainable_params(self) -> int:
-        """The parameters training updates: those not made inside `trainable: false`."""
-        return self._total("params", frozen=False)
+        """The parameters training updates: those not made inside `trainable: false` nor frozen by --freeze."""
+        g = self.graph
+        return sum(self._trainable(n) for n in g.ops()) if g is not None else 0
 
     @property
     def macs(self) -> int:
@@ -175,7 +215,7 @@ class Report:
         for name in g.ops() if g is not None else ():
             n = g.nodes[name]
             t = g.type_of(Ref(name))
-            trainable = 0 if n.get("frozen") else n["params"]
+            trainable = self._trainable(name)
             parts = name.split(".")
             if depth is None or len(parts) <= depth:
                 shared = f" (shares {n['shares']})" if n.get("shares") else ""
@@ -242,7 +282,8 @@ class Report:
             title, f"input: {inputs}", "", *columns, columns[1],
             f"output:             {outputs}",
             f"parameters:         {self.params:,}",
-            f"trainable:          {self.trainable_params:,}",
+            f"trainable:          {self.trainable_params:,}" + (f" ({self.params - self.trainable_params:,} frozen)"
+                                                                    if self.trainable_params != self.params else ""),
             f"MACs:               {human(self.macs)} per sample ({self.macs:,})",
             f"activation memory:  {human_bytes(self.activation_bytes)} per sample{self._dtypes()}",
             *([f"note: {', '.join(self.checked_by_forward)} checked by a forward pass on the meta device "

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from archspec.cli.options import (input_option, limit_options, limits_from, parse_pairs, plugin_option, set_option,
-                                  shapes_from, spec_options)
+from archspec.cli.options import (OPTIONS, input_option, limit_options, limits_from, parse_pairs, plugin_option,
+                                  recipe_flag, set_option, shapes_from, spec_options)
 
 
 @click.command()
@@ -18,8 +18,10 @@ from archspec.cli.options import (input_option, limit_options, limits_from, pars
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table for people or one JSON object for tools.")
 @click.option("--depth", type=click.IntRange(min=1), default=None, help="Sum the rows below this module depth.")
+@recipe_flag(OPTIONS["freeze"], help="Count what this glob over module paths matches as frozen, as `archspec train "
+                                     "--freeze` will: layer1, 'layer*' (repeatable).")
 @limit_options
-def check(spec, sets, inputs, fmt, depth, **limits):
+def check(spec, sets, inputs, fmt, depth, freeze, **limits):
     """Check SPEC's structure and every tensor shape, without torch.
 
     Exits 0 when the spec is valid and 1 when it has errors.
@@ -29,6 +31,7 @@ def check(spec, sets, inputs, fmt, depth, **limits):
     from pathlib import Path
 
     report = run_check(Path(spec), limits=limits_from(**limits), input=shapes_from(inputs), **parse_pairs(sets))
+    report = report.freezing(freeze)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(depth), indent=2))
         sys.exit(0 if report.ok else 1)

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from archspec.errors import ArchspecError
+from archspec.globs import chosen, require_matches
 from archspec.train.files import open_regular, require_room
-from archspec.train.tuning import chosen, require_matches
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6
 MAX_HEADER = 100_000_000  # bytes of JSON: the safetensors library's own bound

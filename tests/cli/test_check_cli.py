@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import jsonschema
+import pytest
 import yaml
 from click.testing import CliRunner
 
+import archspec
 from archspec.cli.main import main
 
 RESNET18 = "specs/resnet18.yaml"
@@ -119,3 +121,32 @@ def test_a_warning_is_shown_beside_the_table_and_does_not_fail_the_check(tmp_pat
     result = run("check", str(spec))
     assert (result.exit_code, result.stderr) == (0, "")
     assert "a     conv2d" in result.stdout
+
+
+@pytest.mark.parametrize("spec,patterns", [
+    (RESNET18, ["layer*", "conv1"]),
+    (RESNET18, ["fc.weight", "*.bn2"]),
+    ("tests/fixtures/typed.yaml", ["proj"]),  # a tied weight, beside a `trainable: false` item
+    ("tests/fixtures/typed.yaml", ["*"]),
+])
+def test_freeze_counts_what_training_will_freeze(spec, patterns):
+    """check --freeze's trainable count is what `archspec train --freeze` leaves trainable in the built module."""
+    from archspec.train import tuning
+
+    module = archspec.build(spec)
+    tuning.freeze(module, patterns)
+    trainable, frozen = tuning.counts(module)
+    assert frozen > 0
+    result = run("check", spec, "--format", "json", *[arg for p in patterns for arg in ("--freeze", p)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["trainable_params"], data["params"] - data["trainable_params"]) == (trainable, frozen)
+    table = run("check", spec, *[arg for p in patterns for arg in ("--freeze", p)]).output
+    assert f"trainable:          {trainable:,} ({frozen:,} frozen)" in table
+
+
+def test_freeze_that_matches_nothing_is_refused_as_training_refuses_it():
+    result = run("check", RESNET18, "--freeze", "layer5")
+    assert result.exit_code == 1
+    assert "--freeze layer5: matches none of the model's 62 tensors (did you mean 'layer4'?)" in result.output
+    assert "Traceback" not in result.output

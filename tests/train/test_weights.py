@@ -8,6 +8,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 import archspec
+from archspec import globs
 from archspec.errors import ArchspecError
 from archspec.train import checkpoint, tuning, weights
 from archspec.train.recipe import Recipe
@@ -82,7 +83,7 @@ def test_a_pattern_that_matches_nothing_is_refused_with_a_suggestion(model, tmp_
     with pytest.raises(ArchspecError, match="--freeze layer9: matches none"):
         tuning.freeze(model, ["layer9"])
     with pytest.raises(ArchspecError, match="--freeze layer1.0.bn: .*did you mean 'layer1.0.bn1'"):
-        tuning.require_matches("--freeze", ["layer1.0.bn"], ["layer1.0.bn1.weight", "fc.weight"])
+        globs.require_matches("--freeze", ["layer1.0.bn"], ["layer1.0.bn1.weight", "fc.weight"])
 
 
 @pytest.mark.parametrize("pattern,hits", [
@@ -94,7 +95,7 @@ def test_a_pattern_that_matches_nothing_is_refused_with_a_suggestion(model, tmp_
 ])
 def test_patterns_are_globs_over_module_paths(pattern, hits):
     names = ["conv1.weight", "layer1.0.conv1.weight", "layer1.1.bn.bias", "layer2.0.conv1.weight", "fc.weight"]
-    assert tuning.chosen(names, [pattern]) == hits
+    assert globs.chosen(names, [pattern]) == hits
 
 
 def test_freeze_and_lr_for_make_the_optimizer_groups(model):
