@@ -76,7 +76,19 @@ class Report:
     # ---- what was found ---------------------------------------------------------------
     @property
     def ok(self) -> bool:
-        return self.graph is not None and not self.errors
+        return (self.graph is not None or self.is_library) and not self.errors
+
+    @property
+    def is_library(self) -> bool:
+        """A block library checks its blocks' form only: each block's shapes are checked where a spec calls it."""
+        return self.spec is not None and self.spec.is_library
+
+    @property
+    def library_name(self) -> str:
+        """The name `imports:` finds a library by: its file's."""
+        from pathlib import Path
+
+        return Path(self.spec.path or self.spec.file).stem
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -86,6 +98,16 @@ class Report:
     def warnings(self) -> list[Diagnostic]:
         """What checks but probably is not what the writer meant (shown beside the table)."""
         return [d for d in self.diagnostics if d.severity != "error"]
+
+    def require_model(self) -> "Report":
+        """This report, when it checked a model; else the error that says why there is none to build,
+        draw or compare (the spec's own errors, or that it is a block library)."""
+        if not self.ok:
+            raise self.error()
+        if self.graph is None:
+            raise ArchspecError(f"{self.spec.file} is a block library, not a model: a spec imports it "
+                                f"(`imports: [{self.library_name}]`) and calls its blocks")
+        return self
 
     def error(self) -> ArchspecError:
         """The typed error that stands for a failed report (its first error's code decides the type);
@@ -239,7 +261,9 @@ class Report:
         out: dict = {"ok": self.ok}
         if self.spec is not None:
             out["name"] = self.spec.name
-        if self.ok:
+        if self.ok and self.is_library:
+            out.update(library=True, blocks=list(self.spec.data["blocks"]))
+        elif self.ok:
             outputs = {k: list(v) for k, v in self.output_shapes.items()}
             out.update(params=self.params, trainable_params=self.trainable_params, macs=self.macs,
                        activation_bytes=self.activation_bytes,
@@ -266,6 +290,11 @@ class Report:
         """The check as a table; a failed check has none: its typed error is raised instead."""
         if not self.ok:
             raise self.error()
+        if self.is_library:
+            blocks = list(self.spec.data["blocks"])
+            return printable(f"{self.library_name}: a block library of {len(blocks)} block{'s' * (len(blocks) != 1)}"
+                             f" ({', '.join(blocks)}); specs import it with `imports: [{self.library_name}]`, and "
+                             "each block's shapes are checked where a spec calls it")
         rows = self.rows(depth)
         frozen = any(r.trainable != r.params for r in rows)  # a trainable column only where something is frozen
         cells = []

@@ -89,6 +89,7 @@ class Entry:
     params: int | None = None
     macs: int | None = None
     errors: int = 0
+    blocks: list | None = None  # a block library's blocks (it has no input or parameters of its own)
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -104,7 +105,9 @@ def listing(folder: Path) -> list[Entry]:
         name = report.spec.name if report.spec is not None else path.stem
         doc = report.spec.doc if report.spec is not None else ""
         entry = Entry(spec_id(path, folder), str(path), name, doc, report.ok, errors=len(report.diagnostics))
-        if report.ok:
+        if report.ok and report.is_library:
+            entry.blocks = list(report.spec.data["blocks"])
+        elif report.ok:
             entry.input = {k: list(v) for k, v in report.input_shapes.items()}
             entry.output = {k: list(v) for k, v in report.output_shapes.items()}
             entry.params, entry.macs = report.params, report.macs

@@ -43,9 +43,7 @@ def graph(spec, fmt, out, depth, sets, inputs):
         raise click.UsageError(f"cannot tell the format from -o {out}: give --format svg|png|dot|mermaid")
     if fmt == "png" and out is None:
         raise click.UsageError("png is binary: write it to a file with -o FILE (or -o - to pipe it)")
-    report = check(spec, input=shapes_from(inputs), **parse_pairs(sets))
-    if not report.ok:
-        raise report.error()
+    report = check(spec, input=shapes_from(inputs), **parse_pairs(sets)).require_model()
     picture = draw(report, fmt, depth)
     if isinstance(picture, str) and not to_file:  # the terminal sees control characters escaped
         from archspec.diagnostics import printable

@@ -129,13 +129,20 @@ def list_specs(folder, fmt):
     if fmt == "json":
         click.echo(json.dumps({"folder": str(root), "specs": [e.to_dict() for e in entries]}, indent=2))
     else:
-        rows = [(e.spec, _shapes(e.input) if e.ok else "?", f"{e.params:,}" if e.ok else f"invalid ({e.errors} errors)",
-                 _cut(e.doc, 72)) for e in entries]
+        rows = [(e.spec, _shapes(e.input) if e.input else "library" if e.ok else "?", _size(e), _cut(e.doc, 72))
+                for e in entries]
         click.echo("\n".join(table(("spec", "input", "params", "doc"), rows, right=(False, False, True, False), width=WIDTH)))
     bad = [e for e in entries if not e.ok]
     for e in bad:
         click.echo(f"{e.path}: invalid: run `archspec check {e.path}` for the errors", err=True)
     sys.exit(1 if bad else 0)
+
+
+def _size(entry) -> str:
+    """The params column of `archspec list`: parameters, a library's blocks, or why there are none."""
+    if not entry.ok:
+        return f"invalid ({entry.errors} errors)"
+    return f"{len(entry.blocks)} blocks" if entry.blocks is not None else f"{entry.params:,}"
 
 
 # ---- archspec new ----------------------------------------------------------------------------
@@ -157,9 +164,7 @@ def new(name, source, output):
     output = output or f"{name}.yaml"
     if source:
         path = _find(source, "--from")
-        report = check(str(path))
-        if not report.ok:
-            raise report.error()
+        check(str(path)).require_model()
         try:
             text = renamed(path.read_text(encoding="utf-8"), name)
         except ArchspecError as e:
@@ -208,8 +213,7 @@ def diff(a, b, sets, sets_a, sets_b, fmt):
         path = _find(ref, "A" if option == "--set-a" else "B")
         reports.append((ref, check(str(path), **{**common, **parse_pairs(own, option)})))
     for _, report in reports:
-        if not report.ok:
-            raise report.error()
+        report.require_model()
     result = compare(reports[0][1], reports[1][1])
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))

@@ -33,6 +33,10 @@ def resolve_params(spec, overrides: dict, diagnostics: list) -> dict:
 def override_inputs(spec, shapes, diagnostics: list):
     """The spec with other input shapes (`archspec check --input`): `shapes` is one shape for a
     one-input spec, or {input name: shape}; a typed input keeps its dtype and range."""
+    if spec.is_library:
+        diagnostics.append(Diagnostic(None, Code.USAGE, "--input: a block library has no input of its own; check a "
+                                      "spec that calls its blocks at that shape"))
+        return spec
     raw = spec.data.get("input")
     named = raw if isinstance(raw, dict) else {"input": raw}
     if not isinstance(shapes, dict):

@@ -40,8 +40,8 @@ def _check(spec, params, limits, inputs) -> Report:
     if inputs is not None and not schema_problems:
         loaded = override_inputs(loaded, inputs, diagnostics)
     report = Report(loaded, diagnostics=diagnostics)
-    if frame_broken:
-        return report.sorted()  # the spec's frame is broken: items can't be read
+    if frame_broken or loaded.is_library:
+        return report.sorted()  # the spec's frame is broken: items can't be read; a library has none to expand
     diagnostics += naming_hints(loaded)
     limits = limits or Limits()
     try:
@@ -67,9 +67,7 @@ def _check(spec, params, limits, inputs) -> Report:
 
 def build_module(spec, params: dict | None = None, limits: Limits | None = None, inputs=None):
     """Check, then emit a torch.fx.GraphModule; raises the typed error of a failed check."""
-    report = check_spec(spec, params, limits, inputs)
-    if not report.ok:
-        raise report.error()
+    report = check_spec(spec, params, limits, inputs).require_model()
     require_memory(report, "cpu")  # before any weight exists
     from archspec.compiler.emit import emit
 

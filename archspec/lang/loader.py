@@ -132,6 +132,11 @@ class Spec:
         return {**{name: lib.data["blocks"][name] for name, lib in self.imported.items()}, **(self._get("blocks", dict) or {})}
 
     @property
+    def is_library(self) -> bool:
+        """A block library: a file of `blocks:` for specs to import, with no layers or input of its own."""
+        return isinstance(self.data, dict) and "blocks" in self.data and not {"layers", "input", "inputs"} & self.data.keys()
+
+    @property
     def sha256(self) -> str:
         """The digest of the spec's text and of every library it imports (a changed library changes the model)."""
         digest = hashlib.sha256(self.text.encode("utf-8"))
@@ -308,7 +313,7 @@ def parse_spec(spec) -> tuple[Spec, list[tuple[tuple, Diagnostic]]]:
     from archspec.lang.imports import resolve_imports
     from archspec.lang.schema import validate
 
-    return loaded, validate(loaded) + resolve_imports(loaded)
+    return loaded, validate(loaded, library=loaded.is_library) + resolve_imports(loaded)
 
 
 def load_spec(spec) -> Spec:

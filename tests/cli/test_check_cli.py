@@ -150,3 +150,30 @@ def test_freeze_that_matches_nothing_is_refused_as_training_refuses_it():
     assert result.exit_code == 1
     assert "--freeze layer5: matches none of the model's 62 tensors (did you mean 'layer4'?)" in result.output
     assert "Traceback" not in result.output
+
+
+LIBRARY = "archspec/library/torchvision.yaml"
+
+
+def test_a_block_library_checks_as_a_library():
+    result = run("check", LIBRARY)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("torchvision: a block library of 8 blocks (basic, bottleneck, conv_bn_act,")
+    data = json.loads(run("check", LIBRARY, "--format", "json").output)
+    assert (data["ok"], data["library"], data["blocks"][:2]) == (True, True, ["basic", "bottleneck"])
+
+
+def test_a_block_librarys_mistake_is_located_in_it(tmp_path):
+    lib = tmp_path / "lib.yaml"
+    lib.write_text("archspec: 1\nblocks:\n  mlp:\n    layers: [{linear: {out: 8, bais: false}}]\n")
+    result = run("check", str(lib))
+    assert result.exit_code == 1
+    assert f"{lib}:4:" in result.output and "bais" in result.output and "'input'" not in result.output
+
+
+@pytest.mark.parametrize("command", [["check", LIBRARY, "--input", "3,32,32"], ["graph", LIBRARY],
+                                     ["diff", LIBRARY, RESNET18], ["train", LIBRARY, "--epochs", "1"]])
+def test_a_block_library_is_not_a_model(command):
+    result = run(*command)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert "block library" in result.output

@@ -178,3 +178,16 @@ def test_new_from_an_invalid_spec_shows_its_errors(tmp_path):
 def test_new_usage_errors(args, message):
     result = run(*args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_list_shows_a_block_library_as_one(tmp_path):
+    """A library (blocks, no layers or input) is listed with its blocks, not as an invalid spec."""
+    (tmp_path / "blocks.yaml").write_text("archspec: 1\ndoc: Shared blocks.\nblocks:\n"
+                                          "  mlp: {params: {width: required}, layers: [{linear: $width}, relu]}\n"
+                                          "  head: {layers: [{linear: 10}]}\n")
+    (tmp_path / "net.yaml").write_text("archspec: 1\ninput: [4]\nimports: [blocks.yaml]\nlayers: [{mlp: {width: 8}}, head]\n")
+    result = run("list", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["blocks", "library", "2", "blocks", "Shared", "blocks."]
+    assert lines[3].split()[:3] == ["net", "[4]", f"{(4 * 8 + 8) + (8 * 10 + 10):,}"]

@@ -169,6 +169,18 @@ async def test_an_imported_block_is_defined_in_its_library(client):
     close(client, uri)
 
 
+async def test_a_library_file_is_checked_as_a_library(client, tmp_path):
+    """Editing a block library shows its own mistakes, never "missing 'input'" (it has none)."""
+    uri, found = await open_text(client, ROOT / "archspec" / "library" / "torchvision.yaml")
+    assert found == []
+    close(client, uri)
+    lib = tmp_path / "lib.yaml"
+    lib.write_text("archspec: 1\nblocks:\n  mlp:\n    layers: [{linear: {out: 8, bais: false}}]\n")
+    uri, found = await open_text(client, lib)
+    assert [(d.range.start.line, "bais" in d.message) for d in found] == [(3, True)]
+    close(client, uri)
+
+
 async def definition(client, uri, at) -> tuple[int, int] | None:
     found = await client.text_document_definition_async(lsp.DefinitionParams(doc(uri), lsp.Position(*at)))
     if found is None:
