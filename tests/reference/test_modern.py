@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reference import modern_cnn as cnn, transformers as tf  # noqa: E402
 
 # name: (builder, parameters (published where one exists), state_dict keys at full size)
-FULL_SIZE = {
+PUBLISHED_FACTS = {
     "convnext_tiny": (cnn.convnext_tiny, 28_589_128, 182),
     "efficientnet_b0": (cnn.efficientnet_b0, 5_288_548, 360),
     "mobilenet_v3_large": (cnn.mobilenet_v3_large, 5_483_032, 312),
@@ -89,12 +89,12 @@ KEYS = {
 @pytest.fixture(scope="module")
 def full_size():
     with torch.device("meta"):
-        return {name: build() for name, (build, _, _) in FULL_SIZE.items()}
+        return {name: build() for name, (build, _, _) in PUBLISHED_FACTS.items()}
 
 
-@pytest.mark.parametrize("name", FULL_SIZE)
+@pytest.mark.parametrize("name", PUBLISHED_FACTS)
 def test_full_size_counts_and_keys(full_size, name):
-    net, (_, params, n_keys) = full_size[name], FULL_SIZE[name]
+    net, (_, params, n_keys) = full_size[name], PUBLISHED_FACTS[name]
     assert sum(p.numel() for p in net.parameters()) == params
     state = net.state_dict()
     assert len(state) == n_keys
