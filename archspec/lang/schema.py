@@ -20,6 +20,8 @@ DTYPE_NAMES = ("float32", "int64", "bool")
 EXPR = {"type": "string", "pattern": r"\$", "description": "an expression: $name or ${...}"}
 HEAD_BODY = {"anyOf": [{"type": "null"}, {"type": "object"}]}  # a block call's params, or an unknown head's: expansion tells which
 NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+HEAD_NAME = {"type": "string", "pattern": r"^\$?[A-Za-z_][A-Za-z0-9_]*$",  # `- relu`, or `- $act`: a param names it
+             "description": "an op or block, or a $param that names one"}
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"  # a name, or one with dashes as torchvision's RegNet writes (block1-0)
 REF_PATTERN = r"^[A-Za-z_0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$"  # a dotted path: layer1.0.conv1, split.1
 
@@ -106,7 +108,7 @@ def spec_schema() -> dict:
             "repeat": {"anyOf": [_int(0), {"type": "object", "required": ["times"], "additionalProperties": False,
                                            "properties": {"times": _int(0), "id": {"type": "string"}}}]},
             "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}},
-            "item": {"anyOf": [NAME, {"type": "object", "minProperties": 1, "properties": item_props,
+            "item": {"anyOf": [HEAD_NAME, {"type": "object", "minProperties": 1, "properties": item_props,
                                       "additionalProperties": HEAD_BODY}]},
             "block": {
                 "type": "object", "additionalProperties": False,

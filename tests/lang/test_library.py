@@ -52,6 +52,22 @@ def test_a_param_that_names_no_block_is_an_error_at_the_head(value, message):
     assert diagnostic.message.startswith(message)
 
 
+@pytest.mark.parametrize("act, reference", [("gelu", nn.GELU()), ("silu", nn.SiLU()), ("hardswish", nn.Hardswish())])
+def test_a_bare_param_item_is_the_op_it_names(act, reference):
+    """`- $act` in a block, the caller choosing the activation (torchvision's activation_layer)."""
+    text = ("archspec: 1\ninput: [8]\nparams: {act: relu}\nblocks:\n  mlp:\n    params: {act: required}\n"
+            "    layers: [{linear: 6}, $act]\nlayers:\n  - {mlp: {act: $act}}\n  - $act\n")
+    module = archspec.build(text, act=act)
+    torch.manual_seed(0)
+    x = torch.randn(3, 8)
+    linear = module.get_submodule("0.0")
+    torch.testing.assert_close(module(x), reference(reference(linear(x))))
+    report = archspec.check(text, act="gleu")
+    message = "$act is 'gleu': expected the name of a block or an op (did you mean 'gelu'?)"
+    assert [(d.loc.line, d.loc.col, d.message) for d in report.errors] == [(7, 27, message), (10, 5, message)]
+    assert report.errors[0].notes[0].startswith("in block 'mlp' called at")
+
+
 class SqueezeExcitation(nn.Module):
     """torchvision.ops.SqueezeExcitation, written out."""
 
