@@ -41,7 +41,8 @@ def walk(ex, name, env, where, key: str) -> tuple[Ref, str | None]:
         meant = closest(str(parts[0]), visible)
         hint = f" (did you mean '{meant}'?)" if meant else ""
         scope = " (from: names earlier items of this list or of an enclosing one)" if key == "from" else ""
-        failure = ex.fail(where, Code.UNKNOWN_ID, f"{key}: unknown id '{parts[0]}'{hint}{scope}")
+        elsewhere = "" if meant else out_of_sight(ex, env, str(parts[0]))
+        failure = ex.fail(where, Code.UNKNOWN_ID, f"{key}: unknown id '{parts[0]}'{hint}{elsewhere or scope}")
         failure.consumed = [env.lookup(visible[meant])] if meant else []  # the id meant is read: no `never used` for a typo
         raise failure
     g = ex.graph
@@ -50,6 +51,23 @@ def walk(ex, name, env, where, key: str) -> tuple[Ref, str | None]:
     except Fail as f:
         f.consumed = [value]  # what the reference did reach is read: no `never used` on top
         raise
+
+
+def out_of_sight(ex, env, name: str) -> str:
+    """Where an id this item cannot see is (a parallel branch beside it, the inside of a block
+    call, a sub-list), and the dotted path that reaches it when one does; "" when it is nowhere."""
+    made = [p for p in [*ex.graph.ops(), *ex.scopes] if p.rsplit(".", 1)[-1] == name]
+    if not made:
+        return ""
+    path = made[0]
+    for seen in env.visible():
+        own = env.find(seen)[1]
+        if own and path.startswith(own + "."):
+            return f": '{name}' is {path}, inside '{seen}': name it '{seen}{path[len(own):]}'"
+    loc = ex.graph.nodes[path].get("loc") if path in ex.graph else None
+    at = f" (line {loc.line})" if loc else ""
+    return (f": '{name}' is {path}{at}, which this item cannot see (an item sees the earlier items of its own "
+            "list and of the lists around it; parallel branches and block calls keep their ids inside)")
 
 
 def _inside(ex, g, value, path, parts, name, where, key):
