@@ -177,3 +177,24 @@ def test_a_gpt_stopped_after_epoch_1_resumes_to_the_weights_of_an_unbroken_run(t
     whole, resumed = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True) for r in ("whole", "broken"))
     assert whole["epoch"] == resumed["epoch"] == 3 and whole["vocab"] == resumed["vocab"]
     assert all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"])
+
+
+def test_hostile_text_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hello")
+    os.mkfifo(folder / "pipe.txt")  # would block a reader forever
+    with pytest.raises(ArchspecError, match=r"pipe.txt is not a regular file"):
+        text.read_corpus("text:t", str(folder), "bytes")
+    (folder / "pipe.txt").unlink()
+    (folder / "loop").symlink_to(folder)  # a link to a folder is not walked
+    assert text.read_corpus("text:t", str(folder), "bytes").files == 1
+    monkeypatch.setattr(text, "MAX_TEXT_BYTES", 4)
+    with pytest.raises(ArchspecError, match=r"5 bytes of text, over the limit of 4"):
+        text.read_corpus("text:t", str(folder), "bytes")
+
+
+def test_a_forged_vocabulary_in_a_checkpoint_is_refused():
+    with pytest.raises(ArchspecError, match="field vocab should be 'bytes' or a string of distinct characters"):
+        text.Vocab.stored("aab", "checkpoint x.pt")
+    assert text.Vocab.stored("bytes", "x").size == 256 and text.Vocab.stored("ab", "x").decode([1, 0]) == "ba"
