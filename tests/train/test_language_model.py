@@ -23,7 +23,7 @@ from archspec.train.run import train
 from archspec.train.tasks import TASKS
 
 GPT = str(Path(__file__).parents[2] / "specs" / "gpt_small.yaml")
-TINY = {"layers": 1, "heads": 2, "width": 16, "context": 8}
+TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8}
 LM = TASKS["language_model"]
 
 
@@ -109,7 +109,7 @@ def test_a_gpt_learns_text_and_generates_from_it(tmp_path, cli):
     assert records[-1]["val_loss"] < baseline - 0.5 and records[-1]["val_ppl"] == pytest.approx(
         math.exp(records[-1]["val_loss"]))
     result = cli("generate", GPT, "--checkpoint", tmp_path / "run", "--prompt", "the cat", "--temperature", 0,
-                 "--max-tokens", 20, "--set", "layers=1", "--set", "heads=2", "--set", "width=16", "--set", "context=8")
+                 "--max-tokens", 20, *sum((["--set", f"{k}={v}"] for k, v in TINY.items()), []))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("the cat") and "ms/token" in result.output
     bad = cli("generate", GPT, "--checkpoint", tmp_path / "run", "--prompt", "the dog", *sum(
@@ -134,7 +134,7 @@ def test_generate_refuses_a_classifier_run(tmp_path, cli, tiny_spec):
      r"read as bytes \(--vocab\) has 256 token ids but spec 'gpt_small' takes ids in \[0, 100\) .*"
      r"--set vocab_size=256"),
     ({"loss": "mse"}, r"loss \(spec.*\)|--loss: a language model trains with cross_entropy"),
-    ({"val_split": 0.9, "params": {**TINY, "context": 512}}, r"too few to hold out"),
+    ({"val_split": 0.9, "params": {**TINY, "block_size": 512}}, r"too few to hold out"),
 ])
 def test_bad_text_runs_are_refused_saying_where(tmp_path, extra, message):
     with pytest.raises(ArchspecError, match=message):

@@ -111,5 +111,5 @@ def test_a_token_npz_cannot_train_a_language_model(tmp_path):
     with pytest.raises(ArchspecError, match=r"targets of shape \(\) per sample, but spec 'gpt_small' trains as "
                                             r"language_model .* a language model trains on text:PATH"):
         train(gpt, {"data": f"npz:{path}", "epochs": 1, "device": "cpu",
-                    "params": {"layers": 1, "heads": 2, "width": 16, "context": 8}},
+                    "params": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8}},
               out=str(tmp_path / "run"), stream=io.StringIO())
