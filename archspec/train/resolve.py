@@ -287,6 +287,8 @@ def check_consistency(r: Recipe) -> None:
         clash("mlflow_uri", "says where MLflow logs, but --log mlflow is not given")
     if "log_every" in r.origins and not r.log:
         clash("log_every", "says how often to log, but no --log is given")
+    if "vocab" in r.origins and r.data.partition(":")[0] != "text":
+        clash("vocab", f"says how text becomes token ids, but the data is {r.data}, not text:PATH")
     if r.weights_skip and not r.weights:
         clash("weights_skip", "says which tensors of a --weights file to leave out, but no --weights is given")
     if r.download and r.data not in DOWNLOADABLE:

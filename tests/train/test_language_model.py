@@ -198,3 +198,8 @@ def test_a_forged_vocabulary_in_a_checkpoint_is_refused():
     with pytest.raises(ArchspecError, match="field vocab should be 'bytes' or a string of distinct characters"):
         text.Vocab.stored("aab", "checkpoint x.pt")
     assert text.Vocab.stored("bytes", "x").size == 256 and text.Vocab.stored("ab", "x").decode([1, 0]) == "ba"
+
+
+def test_vocab_without_text_data_is_a_usage_error(tiny_spec, cli):
+    result = cli("train", tiny_spec, "--vocab", "chars", "--data", "synthetic:40")
+    assert result.exit_code == 2 and "--vocab: says how text becomes token ids, but the data is synthetic:40" in result.output
