@@ -7,7 +7,10 @@ recipe.TASK_NAMES, which the torch-free recipe needs). It says:
   task that fits; `expects` says what it wants when none does);
 - `target_shape(info)`: one sample's target: () for a class index, (T,) for a language model's
   next tokens, (H, W) for a dense mask. Target batches are int64 (N, *target_shape);
-- `make_loss(recipe)`: a callable(output, target) -> the mean loss over the batch's scored targets;
+- `num_classes(info)`: what a target indexes (the output's class dimension); `predict(output)`:
+  the predicted class of every target (argmax over dim 1 unless overridden);
+- `make_loss(recipe)`: a callable(output, target) -> the mean loss over the batch's scored targets
+  (train_loss averages it over samples);
 - `hits(output, target)`: (correct predictions, scored targets) of a training batch, device
   tensors: the running accuracy of the progress bar and of train_acc;
 - `sums(output, target, loss)`: device tensors summed over evaluation batches and over processes
