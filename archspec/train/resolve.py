@@ -16,8 +16,8 @@ from typing import Callable
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
-from archspec.train.recipe import (DATA_KINDS, DEFAULT_LR, DOWNLOADABLE, OPTIONS, PATH_KINDS, SCHEMA, OptionError,
-                                   Recipe, canonical_transforms, unknown)
+from archspec.train.recipe import (DATA_KINDS, DEFAULT_LR, DOWNLOADABLE, OPTIONS, SCHEMA, OptionError,
+                                   Recipe, canonical_transforms, names_path, unknown)
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -200,7 +200,7 @@ def _not_for_specs(values: dict) -> list[tuple[str, str]]:
         out.append(("weights", "a spec cannot name a weights file on this machine; pass --weights "
                                f"{values['weights']} (or set it in a --config file)"))
     data = values.get("data")
-    if isinstance(data, str) and data.partition(":")[0] in PATH_KINDS:
+    if isinstance(data, str) and names_path(data):
         out.append(("data", f"a spec cannot name a data path ({data}); pass --data {data} "
                             "(or set it in a --config file)"))
     return out
@@ -287,6 +287,8 @@ def check_consistency(r: Recipe) -> None:
         clash("mlflow_uri", "says where MLflow logs, but --log mlflow is not given")
     if "log_every" in r.origins and not r.log:
         clash("log_every", "says how often to log, but no --log is given")
+    if "vocab" in r.origins and r.data.partition(":")[0] != "text":
+        clash("vocab", f"says how text becomes token ids, but the data is {r.data}, not text:PATH")
     if r.weights_skip and not r.weights:
         clash("weights_skip", "says which tensors of a --weights file to leave out, but no --weights is given")
     if r.download and r.data not in DOWNLOADABLE:

@@ -2,6 +2,7 @@
 set up the device, build the model, load the data, open the run folder, train, summarize."""
 from __future__ import annotations
 
+import math
 import platform
 import random
 from contextlib import ExitStack
@@ -60,6 +61,8 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         for note in notes:
             progress.write(note)
         data, recipe = load_data(recipe, info, device, progress)
+        if resumed is not None and data.vocab is not None:
+            data.vocab.check_same(resumed.state.get("vocab"), f"--resume {resumed.folder}", data.name)
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
         recipe, layout = decide_layout(recipe, info, data, device, progress)
         write_config(run, recipe, info, data, device)
@@ -143,8 +146,10 @@ def seed_everything(seed: int) -> None:
 
 
 def build(spec, recipe: Recipe, device: torch.device, limits, resumed: Resumed | None) -> tuple[ModelInfo, Recipe]:
-    """The model, initialized, with room for training on the device."""
-    info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits))
+    """The model, initialized, with room for training on the device; the recipe with its task decided."""
+    info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits, recipe.task, recipe.where("task")))
+    if recipe.task == "auto":  # decided once, and written to the run's recipe
+        recipe = replace(recipe, task=info.task.name, origins={**recipe.origins, "task": "task (auto: from the spec)"})
     if resumed is not None and spec.path is None:
         info.path = resumed.state["spec"]["path"]  # rebuilt from the stored text: keep naming the file it came from
     copies = training_copies(recipe.optimizer, recipe.momentum) - (device.type == "cpu")  # weights: built on cpu
@@ -207,7 +212,9 @@ def write_config(run: RunFolder, recipe: Recipe, info: ModelInfo, data: datamod.
               "recipe": recipe.to_dict(), "recipe_from": dict(sorted(recipe.origins.items())), "device": str(device),
               "threads": torch.get_num_threads(), "world_size": dist.world().size,
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
-                       "val_from": data.val_from, "input_shape": list(info.input_shape)},
+                       "val_from": data.val_from, "input_shape": list(info.input_shape),
+                       **({"vocab": data.vocab.kind, "vocab_size": data.vocab.size,
+                           "unigram_val_loss": data.unigram_loss} if data.vocab is not None else {})},
               "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
     run.write(run.config, yaml.safe_dump(config, sort_keys=False))
 
@@ -218,7 +225,8 @@ def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: to
     writer = run if dist.is_main() else None
     trainer = Trainer(info, data, recipe, device, Batcher.for_data(data, info.input_shape, recipe, device, info.input_range is not None), writer,
                       progress, extra={"recipe": recipe.to_dict(), "world_size": dist.world().size,
-                                       "threads": torch.get_num_threads()})
+                                       "threads": torch.get_num_threads(),
+                                       **({"vocab": data.vocab.chars or "bytes"} if data.vocab is not None else {})})
     if resumed is not None:
         trainer.restore(resumed.state, run.last)
     if writer is not None:
@@ -238,6 +246,10 @@ def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None
     progress.write(f"training {info.name} ({params}) on {data.name}: {len(data.train):,} train / "
                    f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(trainer.device, r)}, "
                    f"{r.epochs} epochs -> {run.root}")
+    if data.unigram_loss is not None:
+        progress.write(f"{trainer.task.name}, {data.vocab.size} {data.vocab.kind} vocabulary; the unigram baseline "
+                       f"(training-split token frequencies) has val loss {data.unigram_loss:.4f} (perplexity "
+                       f"{math.exp(data.unigram_loss):.2f}): the model's val loss should fall well below it")
     if loaded:
         progress.write(loaded)
     if layout is not None and layout.step_s:
@@ -258,15 +270,15 @@ def fit(trainer: Trainer, run: RunFolder, progress) -> dict | None:
             trainer.log.close(trainer.model, "KILLED" if isinstance(exc, (errors.Interrupted, KeyboardInterrupt))
                               else "FAILED")
         if writer is not None:
-            _plot_after_failure(name, trainer.pos.history, run, progress)
+            _plot_after_failure(name, trainer.pos.history, run, progress, trainer.task.accuracy)
         raise  # the first error is the one the user needs, whatever happens to the plot
     if trainer.log is not None:
         trainer.log.close(trainer.model, "FINISHED")
     if writer is None:
         return None
     if pos.history:
-        plot_runs([(name, pos.history)], run.curves)
-    return summarize(run, pos, name)
+        plot_runs([(name, pos.history)], run.curves, trainer.task.accuracy)
+    return summarize(run, pos, name, trainer.task)
 
 
 def stored_spec(saved: dict):
@@ -286,12 +298,12 @@ def stored_spec(saved: dict):
     return load_spec(saved["text"]), f"{why}: resuming with the spec text stored in the checkpoint"
 
 
-def _plot_after_failure(name: str, history: list, run: RunFolder, progress) -> None:
+def _plot_after_failure(name: str, history: list, run: RunFolder, progress, accuracy: str) -> None:
     """curves.png of the epochs done, on the way out of a failed or interrupted run: best effort only."""
     if not history:
         return
     try:
-        plot_runs([(name, history)], run.curves)
+        plot_runs([(name, history)], run.curves, accuracy)
     except (ArchspecError, OSError, ValueError, RuntimeError) as exc:
         progress.write(f"(curves.png not written either: {exc})")
 
@@ -307,9 +319,12 @@ def _where(device, r: Recipe) -> str:
     return ", ".join([where, *how])
 
 
-def summarize(run: RunFolder, pos, name: str) -> dict:
+def summarize(run: RunFolder, pos, name: str, task) -> dict:
+    """What `archspec train` prints at the end: the last epoch, and the best one by the task's measure."""
     history = pos.history or read_log(run.metrics)
     last = history[-1] if history else {}
-    return {"run": str(run.root), "spec": name, "epochs": len(history), "best_epoch": pos.best["epoch"],
-            "best_val_acc": max((h["val_acc"] for h in history if h.get("val_acc") is not None), default=None),
-            "final": last, "seconds": round(sum(h["seconds"] for h in history), 2)}
+    key, higher = task.best
+    values = [h[key] for h in history if h.get(key) is not None]
+    best = (max(values) if higher else min(values)) if values else None
+    return {"run": str(run.root), "spec": name, "task": task.name, "epochs": len(history), "best_epoch": pos.best["epoch"],
+            "best_metric": key, "best_value": best, "final": last, "seconds": round(sum(h["seconds"] for h in history), 2)}

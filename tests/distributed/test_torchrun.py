@@ -20,7 +20,7 @@ import yaml
 
 from archspec.train.run import train
 
-from .conftest import LENET, RUN, env, run_ok, torchrun
+from .conftest import LENET, ROOT, RUN, env, run_ok, torchrun
 
 CURVE = ("train_loss", "train_acc", "val_loss", "val_acc")
 ONE = {"data": "digits", "val_split": 0.15, "device": "cpu", "seed": 5, "lr": 0.5, "batch_size": 64}
@@ -154,3 +154,19 @@ def test_nproc_runs_the_same_command_in_two_processes(tmp_path):
     assert proc.stdout.count("epoch 1/1 ") == 1 and "global 64" in proc.stdout
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert config["world_size"] == 2 and len(records(tmp_path / "run")) == 1
+
+
+def test_a_language_model_trains_in_two_processes_as_in_one(tmp_path):
+    """The token task under DDP: next-token targets sharded like labels, val sums reduced over ranks."""
+    (tmp_path / "corpus.txt").write_text("".join(f"the cat sat on mat {i % 7}.\n" for i in range(80)))
+    gpt = ROOT / "specs" / "gpt_small.yaml"
+    args = ["--data", f"text:{tmp_path / 'corpus.txt'}", "--vocab", "chars", "--device", "cpu", "--seed", "2",
+            "--epochs", "2", "--set", "n_layer=1", "--set", "n_head=2", "--set", "n_embd=16", "--set", "block_size=8"]
+    torch.set_num_threads(1)
+    run_ok([sys.executable, "-m", "archspec", "train", gpt, *args, "--batch-size", "16", "--out", tmp_path / "one"],
+           tmp_path)
+    run_ok(torchrun(2, gpt, *args, "--batch-size", "8", "--out", tmp_path / "two"), tmp_path)
+    one, two = records(tmp_path / "one"), records(tmp_path / "two")
+    assert_same_curve(two, one)
+    assert all(ra["val_ppl"] == pytest.approx(rb["val_ppl"], rel=1e-5) for ra, rb in zip(one, two))
+    assert_same_weights(weights(tmp_path / "two"), weights(tmp_path / "one"))

@@ -28,6 +28,7 @@ SMALL = {
     "specs/d2l/shared_mlp.yaml": {},
     "specs/text_lstm.yaml": {},
     "specs/gpt2.yaml": {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
+    "specs/gpt_small.yaml": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8},
     "specs/vit_b_16.yaml": {"num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64},
     "specs/text_transformer.yaml": {},
     "specs/convnext_tiny.yaml": {"dims": [8, 16, 32, 64], "depths": [1, 1, 2, 1]},   # narrow: every format

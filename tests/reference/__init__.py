@@ -36,6 +36,8 @@ REFERENCES = {
     "specs/vit_b_16.yaml": lambda: tf.VisionTransformer(**TEST_PARAMS["specs/vit_b_16.yaml"]),
     "specs/gpt2.yaml": lambda: tf.gpt2(tf.GPTConfig(**TEST_PARAMS["specs/gpt2.yaml"])),
     "specs/text_transformer.yaml": tf.text_transformer,
+    "specs/gpt_small.yaml": lambda: tf.gpt2(tf.GPTConfig(block_size=64, vocab_size=256, n_layer=4, n_head=4, n_embd=128,
+                                                         bias=False)),
 }
 
 # Params the spec tests build a spec with, where the full size would be slow on a CPU; its
