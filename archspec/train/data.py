@@ -13,7 +13,7 @@ import torch
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError
-from archspec.train import formats
+from archspec.train import formats, segmentation
 from archspec.train.download import download
 from archspec.train.files import require_room
 from archspec.train.recipe import DATA_KINDS, SOURCES, Recipe
@@ -68,6 +68,8 @@ def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print, t
         data = _folder(source, Path(arg), input_shape, recipe.workers)
     elif kind == "synthetic":
         data = _synthetic(source, arg, input_shape, num_classes, tokens)
+    elif kind == "voc" and arg:
+        data = segmentation.voc(source, Path(arg), input_shape, num_classes, recipe.workers)
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")

@@ -21,9 +21,10 @@ DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no
 MAX_COUNT = 1_000_000  # epochs, batch size, warm-up and step size
 MAX_WORKERS = 64  # decoding processes: more only forks the machine to a halt
 MAX_SEED = 2**63 - 1  # what torch's generators and the per-epoch seeds take
-DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic")
-SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]"}.get(k, k) for k in DATA_KINDS)
-PATH_KINDS = ("npz", "folder")  # data sources that name a file or folder
+DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic", "voc")
+SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]", "voc": "voc:PATH"}.get(k, k)
+                for k in DATA_KINDS)
+PATH_KINDS = ("npz", "folder", "voc")  # data sources that name a file or folder
 DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10")
 LOGGERS = ("tensorboard", "mlflow")  # --log: archspec/train/loggers.py
 # Flags of `archspec train` that belong to one run, not to a recipe.
