@@ -62,7 +62,7 @@ class _KeepArgs(click.Command):
                    "--batch-size is per process.")
 @spec_options
 def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
-    """Train SPEC as a classifier and write a run folder.
+    """Train SPEC (a classifier or a language model: --task) and write a run folder.
 
     Options come from, highest first: flags, --config, the spec's train: section, defaults.
     Under torchrun (or with --nproc) each process trains on its share of every batch.
@@ -83,8 +83,8 @@ def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
     if summary is None:  # a process other than rank 0 under torchrun
         return
     final = summary["final"]
-    best = "" if summary["best_val_acc"] is None else f", best val acc {summary['best_val_acc']:.4f} " \
-                                                       f"(epoch {summary['best_epoch']})"
+    best = "" if summary["best_value"] is None else \
+        f", best {summary['best_metric'].replace('_', ' ')} {summary['best_value']:.4f} (epoch {summary['best_epoch']})"
     val = f"val acc {final['val_acc']:.4f}" if final.get("val_acc") is not None else f"train loss {final.get('train_loss')}"
     click.echo(printable(f"done: {summary['spec']}, {summary['epochs']} epochs in {summary['seconds']:.1f}s: "
                          f"{val}{best}; run folder {summary['run']}"))
@@ -102,14 +102,15 @@ def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
 @spec_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def evaluate(spec, ckpt, data, data_dir, split, batch_size, device, sets, fmt):
-    """Evaluate a checkpoint of SPEC: accuracy, loss, per-class accuracy, confusion matrix."""
+    """Evaluate a checkpoint of SPEC: a classifier's accuracy, loss, per-class accuracy and confusion matrix;
+    a language model's loss, perplexity and token accuracy."""
     from archspec.train.evaluate import evaluate_checkpoint
-    from archspec.train.metrics import format_table
+    from archspec.train.tasks import TASKS
 
     overrides = {k: v for k, v in {"data": data, "data_dir": data_dir, "batch_size": batch_size,
                                    "device": device}.items() if v is not None}
     result = evaluate_checkpoint(spec, ckpt, overrides, parse_pairs(sets), split)
-    click.echo(json.dumps(result, indent=2) if fmt == "json" else printable(format_table(result)))
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else printable(TASKS[result["task"]].format_report(result)))
 
 
 @click.command()

@@ -95,7 +95,7 @@ def measure(info, recipe, device: torch.device, options: list[bool], run_steps: 
         model = copy.deepcopy(info.module).to(device)
         gen = torch.Generator(device="cpu").manual_seed(0)
         x = torch.rand(recipe.batch_size, *info.input_shape, generator=gen).to(device)
-        y = torch.randint(0, info.num_classes, (recipe.batch_size,), generator=gen).to(device)
+        y = torch.randint(0, info.num_classes, (recipe.batch_size, *info.task.target_shape(info)), generator=gen).to(device)
         for _ in range(MAX_ROUNDS):
             for layout in options:
                 times[layout] += _time_steps(model, x, y, recipe, device, layout)

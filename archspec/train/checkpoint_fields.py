@@ -28,7 +28,8 @@ def _tensor(dtype=None):
     return lambda v: isinstance(v, torch.Tensor) and (dtype is None or v.dtype == dtype)
 
 
-# a rule is (test, what it expects), a dict of required keys -> rules, or [rule] for a list of them
+# a rule is (test, what it expects), a dict of required keys -> rules (a key ending in ? may be
+# absent: a field added later), or [rule] for a list of them
 NAT = (_is_int, "a whole number >= 0")
 NUM = (_is_num, "a finite number")
 OPT_NUM = (lambda v: v is None or _is_num(v), "a finite number or null")
@@ -43,7 +44,7 @@ RULES = {
     "scheduler": MAPPING,
     "scaler": MAPPING,
     "epoch": NAT, "step": NAT, "batch": NAT,
-    "partial": {"loss_sum": NUM, "correct": NAT, "count": NAT, "seconds": NUM},
+    "partial": {"loss_sum": NUM, "correct": NAT, "count": NAT, "targets?": NAT, "seconds": NUM},
     "aug_state": (lambda v: v is None or _tensor(torch.uint8)(v), "null or a uint8 tensor"),
     "history": [(lambda v: record_problem(v) is None, "an epoch record (epoch, step, train_loss, ... numbers)")],
     "best": {"val_acc": NUM, "epoch": NAT},
@@ -74,6 +75,10 @@ def _check(value, rule, where: str, path) -> None:
         if not isinstance(value, dict):
             _fail(path, where, "a mapping", value)
         for key, sub in rule.items():
+            if key.endswith("?"):
+                key = key[:-1]
+                if key not in value:
+                    continue
             if key not in value:
                 _missing(path, f"{where}.{key}".lstrip("."))
             _check(value[key], sub, f"{where}.{key}".lstrip("."), path)

@@ -232,7 +232,7 @@ def reduce_sums(values: dict, op: str = "sum") -> dict:
 
 def reduce_epoch(acc: dict) -> dict:
     """An epoch's accumulators over all ranks: loss, correct and count summed, seconds the slowest rank's."""
-    out = reduce_sums({k: acc[k] for k in ("loss_sum", "correct", "count")})
+    out = reduce_sums({k: acc[k] for k in ("loss_sum", "correct", "count", "targets")})
     out.update(reduce_sums({"seconds": acc["seconds"]}, op="max"))
     return out
 
@@ -269,7 +269,7 @@ def localize(pos, seed: int) -> None:
     """
     if _world.rank == 0:
         return
-    pos.partial = {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": pos.partial.get("seconds", 0.0)}
+    pos.partial = {"loss_sum": 0.0, "correct": 0, "count": 0, "targets": 0, "seconds": pos.partial.get("seconds", 0.0)}
     pos.aug_state = None
     seed_rank(seed, pos.step)
 

@@ -1,4 +1,5 @@
-"""`archspec eval`: a checkpoint's accuracy, loss, per-class accuracy and confusion matrix."""
+"""`archspec eval`: a checkpoint's scores on a split, as its task reports them (a classifier's accuracy,
+loss, per-class accuracy and confusion matrix; a language model's loss, perplexity and token accuracy)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,10 +8,8 @@ from archspec.errors import ArchspecError
 from archspec.train import checkpoint, data as datamod
 from archspec.train.devices import resolve_device
 from archspec.train.loop import Batcher, evaluate
-from archspec.train.metrics import summarize
 from archspec.train.model import build_model, load_spec
-from archspec.train.optim import build_loss
-from archspec.train.recipe import OPTIONS, PATH_KINDS, Recipe
+from archspec.train.recipe import OPTIONS, Recipe, names_path
 from archspec.train.resolve import Layer, validate_layer
 
 
@@ -26,7 +25,7 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     stored = Recipe.from_dict(state["recipe"])
     r = replace(stored, **_data_from_user(stored, overrides, ckpt_path))
     spec = load_spec(spec_arg)
-    info = build_model(spec, {**r.params, **params})
+    info = build_model(spec, {**r.params, **params}, task=r.task, where=f"the task of checkpoint {ckpt_path}")
     try:
         info.module.load_state_dict(state["model"])
     except RuntimeError as exc:
@@ -34,7 +33,7 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
                             f"({info.n_params:,} parameters now, {state['spec']['n_params']:,} in the checkpoint): "
                             f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
     device = resolve_device(r.device)
-    data = datamod.load_data(r, info.input_shape, info.num_classes, log=lambda msg: None)
+    data = datamod.load_data(r, info.input_shape, info.num_classes, log=lambda msg: None, tokens=info.input_range)
     datamod.check_against_spec(data, info, r.transforms)
     chosen = data.val if split == "val" else data.train
     if chosen is None or len(chosen) == 0:
@@ -43,9 +42,9 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     chosen = datamod.Split(chosen.x.to(device), chosen.y.to(device))
     net = info.module.to(device)
     amp = "off" if r.amp == "fp16" and device.type != "cuda" else r.amp
-    loss, _, pred = evaluate(net, chosen, batcher, build_loss(r), amp, r.batch_size)
-    result = summarize(chosen.y.cpu(), pred, loss, info.num_classes, data.classes)
-    result.update({"spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
+    sums = evaluate(net, info, chosen, batcher, info.task.make_loss(r), amp, r.batch_size)
+    result = info.task.report(sums, data)
+    result.update({"task": info.task.name, "spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
                    "epoch": state["epoch"], "spec_changed": state["spec"]["sha256"] != info.sha256})
     return result
 
@@ -53,7 +52,7 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
 def _data_from_user(stored: Recipe, overrides: dict, ckpt_path) -> dict:
     """Checkpoints travel like specs, so eval never lets one choose the network or a path: it never
     downloads, reads --data-dir (default: data), and a file or folder source must be named with --data."""
-    if "data" not in overrides and stored.data.partition(":")[0] in PATH_KINDS:
+    if "data" not in overrides and names_path(stored.data):
         raise ArchspecError(f"checkpoint {ckpt_path} was trained on {stored.data}; eval reads data only from "
                             f"where you say: add --data {stored.data} (or other data)")
     return {"download": False, "data_dir": OPTIONS["data_dir"].default, **overrides}

@@ -17,7 +17,12 @@ from pathlib import Path
 
 from archspec.errors import ArchspecError
 
-EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "samples_per_s")  # from metrics.jsonl
+NOT_LOGGED = ("epoch", "step", "seconds")  # every other number of a metrics.jsonl record is logged under its key
+
+
+def logged(record: dict) -> dict:
+    """An epoch record's numbers, named as metrics.jsonl names them (the task's: val_ppl for a language model)."""
+    return {k: v for k, v in record.items() if k not in NOT_LOGGED and v is not None}
 INSTALL = "pip install 'archspec[log]'"
 RUN_TAG = "archspec.run_folder"  # the MLflow tag that finds a resumed run's MLflow run
 
@@ -38,9 +43,8 @@ class TensorBoard:
             self.writer.add_scalar(f"step/{key}", value, step)
 
     def epoch(self, record: dict) -> None:
-        for key in EPOCH_KEYS:
-            if record.get(key) is not None:
-                self.writer.add_scalar(key, record[key], record["step"])
+        for key, value in logged(record).items():
+            self.writer.add_scalar(key, value, record["step"])
         self.writer.flush()
 
     def close(self, model, status: str) -> None:
@@ -91,7 +95,7 @@ class MLflow:
         self._metrics({f"step/{k}": v for k, v in values.items()}, step)
 
     def epoch(self, record: dict) -> None:
-        self._metrics({k: record[k] for k in EPOCH_KEYS if record.get(k) is not None}, record["step"])
+        self._metrics(logged(record), record["step"])
 
     def _metrics(self, values: dict, step: int) -> None:
         from mlflow.entities import Metric

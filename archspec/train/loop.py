@@ -16,7 +16,7 @@ from archspec import errors
 from archspec.errors import ArchspecError
 from archspec.train import checkpoint, distributed as dist
 from archspec.train.devices import autocast, grad_scaler
-from archspec.train.optim import build_loss, build_optimizer, build_scheduler
+from archspec.train.optim import build_optimizer, build_scheduler
 from archspec.train.recipe import Recipe
 from archspec.train.transforms import Pipeline
 from archspec.train.tuning import frozen_norms, param_groups
@@ -85,21 +85,24 @@ class Batcher:
 
 
 @torch.no_grad()
-def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int):
-    """Mean loss, accuracy and the predictions on a split, in eval mode."""
+def evaluate(net, info, split, batcher: Batcher, loss_fn, amp: str, batch_size: int) -> dict:
+    """The task's sums (archspec.train.tasks) over a split, in eval mode, summed over all processes;
+    info.task.metrics() turns them into numbers. An empty split (a rank's share) gives zero sums."""
+    task, device = info.task, batcher.device
     was_training = net.training
     net.eval()
-    loss_sum, preds = torch.zeros((), dtype=torch.float64, device=batcher.device), []
+    sums = task.sums(torch.zeros(0, *info.output_shape, device=device),
+                     torch.zeros(0, *task.target_shape(info), dtype=torch.long, device=device),
+                     torch.zeros((), device=device))
     for idx in torch.arange(len(split), device=split.x.device).split(batch_size):  # indices where the data is
         x, y = batcher(split, idx)
-        with autocast(amp, batcher.device):
+        with autocast(amp, device):
             out = net(x)
-        loss_sum += loss_fn(out.float(), y).double() * len(idx)  # summed on the device: one read at the end
-        preds.append(out.argmax(dim=1))
+        out = out.float()
+        for key, value in task.sums(out, y, loss_fn(out, y)).items():  # summed on the device: read once at the end
+            sums[key] = sums[key] + value
     net.train(was_training)
-    pred = torch.cat(preds).cpu() if preds else torch.zeros(0, dtype=torch.long)
-    n = max(len(split), 1)
-    return float(loss_sum) / n, float((pred == split.y.cpu()).sum()) / n, pred
+    return {key: dist.reduce_tensor(torch.as_tensor(value, device=device)) for key, value in sums.items()}
 
 
 @dataclass
@@ -109,10 +112,15 @@ class Position:
     epoch: int = 0
     step: int = 0
     batch: int = 0
-    partial: dict = field(default_factory=lambda: {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": 0.0})
+    partial: dict = field(default_factory=lambda: dict(EMPTY_PARTIAL))
     aug_state: torch.Tensor | None = None
     history: list = field(default_factory=list)
-    best: dict = field(default_factory=lambda: {"val_acc": -1.0, "epoch": 0})
+    best: dict = field(default_factory=lambda: {"val_acc": -1.0, "epoch": 0})  # val_acc: the task's score (Task.score)
+
+
+# An epoch's running sums: loss_sum and count over samples; correct out of targets (the task's
+# scored predictions: samples, tokens or pixels); seconds spent training.
+EMPTY_PARTIAL = {"loss_sum": 0.0, "correct": 0, "count": 0, "targets": 0, "seconds": 0.0}
 
 
 class Trainer:
@@ -129,7 +137,8 @@ class Trainer:
         self.frozen_norms = frozen_norms(self.net)  # they keep their statistics too (SyncBatchNorm's copies under DDP)
         self.scheduler = build_scheduler(self.optimizer, recipe, self.steps_per_epoch)
         self.scaler = grad_scaler(recipe.amp, device)
-        self.loss_fn = build_loss(recipe)
+        self.task = info.task
+        self.loss_fn = self.task.make_loss(recipe)
         self.pos = Position()
         self._stop, self._signum = False, signal.SIGINT
         self.loss_weight = 1.0  # set per batch by dist.shard()
@@ -165,7 +174,8 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
             first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise ArchspecError(f"checkpoint {where} does not fit this run: {first[:300]}") from None
-        self.pos = Position(state["epoch"], state["step"], state["batch"], dict(state["partial"]),
+        partial = {"targets": state["partial"]["count"], **state["partial"]}  # written before targets were counted
+        self.pos = Position(state["epoch"], state["step"], state["batch"], partial,
                             state["aug_state"], list(state["history"]), dict(state["best"]))
         dist.localize(self.pos, self.recipe.seed)
 
@@ -210,6 +220,7 @@ class Trainer:
         losses = torch.zeros(len(batches), dtype=torch.float64, device=self.device)
         loss_sum = torch.tensor(acc["loss_sum"], dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.long, device=self.device)
+        targets = torch.zeros((), dtype=torch.long, device=self.device)
         first = p.batch
         self.progress.start_epoch()
         self.net.train()
@@ -224,7 +235,9 @@ class Trainer:
             out, loss = self._step(x, y)
             losses[i] = loss
             loss_sum += losses[i] * len(y)
-            correct += (out.argmax(dim=1) == y).sum()
+            hit, scored = self.task.hits(out, y)
+            correct += hit
+            targets += scored
             acc["count"] += len(y)
             p.step, p.batch = p.step + 1, i + 1
             if self.log is not None and self.log.due(p.step):
@@ -235,16 +248,16 @@ class Trainer:
             if self.progress.due(i + 1, len(batches)):
                 seen = acc["seconds"] + time.perf_counter() - start
                 self.progress.step(p.epoch + 1, i + 1, len(batches), float(loss_sum) / acc["count"],
-                                   (acc["correct"] + int(correct)) / acc["count"],
+                                   (acc["correct"] + int(correct)) / max(acc["targets"] + int(targets), 1),
                                    dist.world().size * acc["count"] / max(seen, 1e-9))
             if self._stop and i + 1 < len(batches):
                 acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
-                           seconds=acc["seconds"] + time.perf_counter() - start)
+                           targets=acc["targets"] + int(targets), seconds=acc["seconds"] + time.perf_counter() - start)
                 acc.update(dist.reduce_epoch(acc))  # the checkpoint holds all ranks' sums
                 p.aug_state = gen.get_state()
                 raise self._interrupt()
         acc.update(loss_sum=float(loss_sum), correct=acc["correct"] + int(correct),
-                   seconds=acc["seconds"] + time.perf_counter() - start)
+                   targets=acc["targets"] + int(targets), seconds=acc["seconds"] + time.perf_counter() - start)
         self._end_epoch(lr)
 
     def _batches(self, epoch: int) -> list[torch.Tensor]:
@@ -280,23 +293,24 @@ class Trainer:
         raise self._nonfinite(float(window[bad]), bad + first, self.pos.step - (last - first - bad))
 
     def _end_epoch(self, lr: float) -> None:
-        r, p = self.recipe, self.pos
+        r, p, task = self.recipe, self.pos, self.task
         acc = dist.reduce_epoch(p.partial)
-        val_loss = val_acc = None
+        val = {"loss": None, "acc": None}
         start = time.perf_counter()
         if self.data.val is not None and len(self.data.val):
-            val_loss, val_acc, _ = evaluate(self.eval_net, self.val, self.batcher, self.loss_fn, r.amp,
-                                            r.batch_size)
-            val_loss, val_acc = dist.mean_over_ranks([val_loss, val_acc], len(self.val))
-        record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": acc["loss_sum"] / max(acc["count"], 1),
-                  "train_acc": acc["correct"] / max(acc["count"], 1), "val_loss": val_loss, "val_acc": val_acc,
+            val = task.metrics(evaluate(self.eval_net, self.info, self.val, self.batcher, self.loss_fn, r.amp,
+                                        r.batch_size))
+        train_loss = acc["loss_sum"] / max(acc["count"], 1)
+        record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": train_loss,
+                  "train_acc": acc["correct"] / max(acc["targets"], 1), **task.train_extras(train_loss),
+                  **{f"val_{key}": value for key, value in val.items()},
                   "lr": lr, "seconds": round(acc["seconds"] + time.perf_counter() - start, 4),
                   "samples_per_s": acc["count"] / max(acc["seconds"], 1e-9)}
         p.history.append(record)
         p.epoch, p.batch, p.aug_state = p.epoch + 1, 0, None
-        p.partial = {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": 0.0}
-        score = val_acc if val_acc is not None else -record["train_loss"]
-        is_best = score > p.best["val_acc"]
+        p.partial = dict(EMPTY_PARTIAL)
+        score = task.score(record)
+        is_best = p.best["epoch"] == 0 or score > p.best["val_acc"]
         if is_best:
             p.best = {"val_acc": score, "epoch": p.epoch}
         if self.run is not None:

@@ -1,4 +1,5 @@
-"""Classification metrics computed on tensors, and the metrics.jsonl log of a run."""
+"""Classification metrics computed on tensors, and the metrics.jsonl log of a run (its keys: EPOCH_KEYS,
+and the extra numbers a task adds, such as val_ppl)."""
 from __future__ import annotations
 
 import json
@@ -26,13 +27,17 @@ def per_class_accuracy(cm: torch.Tensor) -> list[float | None]:
 def summarize(y: torch.Tensor, logits_or_pred: torch.Tensor, loss: float, num_classes: int,
               classes: list[str] | None = None) -> dict:
     pred = logits_or_pred.argmax(dim=1) if logits_or_pred.dim() == 2 else logits_or_pred
-    cm = confusion_matrix(y, pred, num_classes)
+    return summarize_confusion(confusion_matrix(y, pred, num_classes), loss, classes)
+
+
+def summarize_confusion(cm: torch.Tensor, loss: float, classes: list[str] | None = None) -> dict:
+    """The classification report of `archspec eval` from a confusion matrix."""
     n = int(cm.sum())
     return {
         "samples": n,
         "accuracy": float(cm.diag().sum()) / n if n else 0.0,
         "loss": loss,
-        "classes": classes or [str(i) for i in range(num_classes)],
+        "classes": classes or [str(i) for i in range(len(cm))],
         "per_class_accuracy": per_class_accuracy(cm),
         "confusion_matrix": cm.tolist(),
     }

@@ -13,7 +13,7 @@ class ModelInfo:
     module: nn.Module
     name: str
     input_shape: tuple
-    num_classes: int
+    num_classes: int  # what a target indexes: classes, or the vocabulary of a language model
     output_name: str
     text: str
     sha256: str
@@ -21,6 +21,14 @@ class ModelInfo:
     n_params: int
     params: dict = field(default_factory=dict)  # spec parameters with overrides applied
     input_range: tuple | None = None  # [low, high) of an int64 token input; None for a float input
+    output_shape: tuple = ()  # default: (num_classes,)
+    task: object = None  # the archspec.train.tasks.Task it trains as; default: image classification
+
+    def __post_init__(self):
+        from archspec.train.tasks import TASKS
+
+        self.output_shape = tuple(self.output_shape) or (self.num_classes,)
+        self.task = self.task or TASKS["image_classification"]
 
 
 def load_spec(spec):
@@ -30,9 +38,11 @@ def load_spec(spec):
     return archspec.load(spec)
 
 
-def build_model(spec, params: dict, limits=None) -> ModelInfo:
-    """Build the spec with params and check it is a single-input classifier we can train."""
+def build_model(spec, params: dict, limits=None, task: str = "auto", where: str = "--task") -> ModelInfo:
+    """Build the spec with params and check it is a single-input, single-output model that `task`
+    (a name from recipe.TASK_NAMES, or auto) trains; `where` names the option that chose it."""
     import archspec
+    from archspec.train.tasks import choose
 
     module = archspec.build(spec, limits=limits, **params)
     report = module.report
@@ -42,11 +52,12 @@ def build_model(spec, params: dict, limits=None) -> ModelInfo:
     (in_name, in_shape), = report.input_shapes.items()
     tokens = report.input_types[in_name].dtype == "int64"
     (out_name, out_shape), = report.output_shapes.items()
-    if len(out_shape) != 1 or out_shape[0] < 2:
-        raise ArchspecError(f"spec {spec.name!r} outputs {out_name} of shape {tuple(out_shape)}; archspec train "
-                            "trains classifiers, whose output is (num_classes,) with at least 2 classes")
     merged = {**dict(spec.params or {}), **params}
-    return ModelInfo(module=module, name=spec.name, input_shape=tuple(in_shape), num_classes=int(out_shape[0]),
+    info = ModelInfo(module=module, name=spec.name, input_shape=tuple(in_shape), num_classes=0,
                      output_name=out_name, text=spec.text, sha256=spec.sha256, path=spec.path,
                      n_params=sum(p.numel() for p in module.parameters()), params=merged,
-                     input_range=tuple(report.graph.nodes[in_name]["range"]) if tokens else None)
+                     input_range=tuple(report.graph.nodes[in_name]["range"]) if tokens else None,
+                     output_shape=tuple(int(s) for s in out_shape))
+    info.task = choose(task, info, where)
+    info.num_classes = info.task.num_classes(info)
+    return info

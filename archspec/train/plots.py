@@ -7,8 +7,9 @@ from archspec.diagnostics import printable
 from archspec.errors import ArchspecError
 
 
-def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
-    """Loss (left) and accuracy (right) against epoch; one colour per run, dashed = validation.
+def plot_runs(runs: list[tuple[str, list[dict]]], path, accuracy: str = "accuracy") -> Path:
+    """Loss (left) and accuracy (right: what the task's train_acc and val_acc measure, e.g. token
+    accuracy) against epoch; one colour per run, dashed = validation.
 
     With a single run the notes' three curves (train loss, train acc, val acc) are all shown.
     """
@@ -35,7 +36,7 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path) -> Path:
         if any(r.get("val_loss") is not None for r in records):
             ax_loss.plot(epochs, [r.get("val_loss") for r in records], "--", color=color, label=f"{prefix}val loss")
             ax_acc.plot(epochs, [r.get("val_acc") for r in records], "--", color=color, label=f"{prefix}val acc")
-    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+    for ax, name in ((ax_loss, "loss"), (ax_acc, accuracy)):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)

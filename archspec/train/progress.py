@@ -5,6 +5,7 @@ import sys
 import time
 
 from archspec.diagnostics import printable
+from archspec.train.metrics import EPOCH_KEYS
 
 
 def _duration(seconds: float) -> str:
@@ -14,9 +15,14 @@ def _duration(seconds: float) -> str:
 
 
 def epoch_line(r: dict, epochs: int) -> str:
-    val = f"  val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f}" if r.get("val_acc") is not None else ""
+    """The epoch's numbers, with whatever else its task adds (a language model's perplexity: ppl)."""
+    def extras(prefix):
+        return "".join(f" {key[len(prefix):]} {value:.4g}" for key, value in r.items()
+                       if key.startswith(prefix) and key not in EPOCH_KEYS and value is not None)
+
+    val = f"  val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f}{extras('val_')}" if r.get("val_acc") is not None else ""
     return (f"epoch {r['epoch']:>{len(str(epochs))}}/{epochs}  train loss {r['train_loss']:.4f} "
-            f"acc {r['train_acc']:.4f}{val}  lr {r['lr']:.3g}  {r['samples_per_s']:,.0f} samples/s  "
+            f"acc {r['train_acc']:.4f}{extras('train_')}{val}  lr {r['lr']:.3g}  {r['samples_per_s']:,.0f} samples/s  "
             f"{r['seconds']:.1f}s")
 
 

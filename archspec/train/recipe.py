@@ -21,10 +21,17 @@ DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no
 MAX_COUNT = 1_000_000  # epochs, batch size, warm-up and step size
 MAX_WORKERS = 64  # decoding processes: more only forks the machine to a halt
 MAX_SEED = 2**63 - 1  # what torch's generators and the per-epoch seeds take
-DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic", "voc")
-SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]", "voc": "voc:PATH"}.get(k, k)
-                for k in DATA_KINDS)
-PATH_KINDS = ("npz", "folder", "voc")  # data sources that name a file or folder
+DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic",
+              "text",
+              "voc")
+SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]",
+                 "text": "text:PATH|stdlib",
+                 "voc": "voc:PATH"}.get(k, k) for k in DATA_KINDS)
+PATH_KINDS = ("npz", "folder", "text",
+              "voc")  # data sources that name a file or folder
+BUNDLED = ("text:stdlib",)  # sources of a path kind that name no path (archspec/train/text.py)
+TASK_NAMES = ("image_classification", "sequence_classification", "language_model",
+              "segmentation")  # archspec/train/tasks.py
 DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10")
 LOGGERS = ("tensorboard", "mlflow")  # --log: archspec/train/loggers.py
 # Flags of `archspec train` that belong to one run, not to a recipe.
@@ -96,6 +103,10 @@ class Recipe:
                            metavar="DIR", resumable=True)
     download: bool = option(_BOOL, False, f"Fetch {', '.join(DOWNLOADABLE[:-1])} or {DOWNLOADABLE[-1]} into "
                                           "--data-dir (checksummed).", resumable=True)
+    task: str = option(_choice("auto", *TASK_NAMES), "auto", "What the run learns (default auto: from the spec's "
+                                                             "input and output): " + ", ".join(TASK_NAMES) + ".")
+    vocab: str = option(_choice("bytes", "chars"), "bytes", "How text: data becomes token ids: bytes (ids 0-255) or "
+                                                            "chars (one id per character of the corpus).")
     epochs: int = option(_int(1), 10, "Passes over the training data (default {default}).", resumable=True)
     batch_size: int = option(_int(1), 128, "Samples per step (default {default}).")
     lr: float = option(_num(0, 100, low_open=True), None, "Learning rate (default 0.1 for sgd, 0.001 for "
@@ -203,6 +214,11 @@ RESUMABLE = tuple(name for name, opt in OPTIONS.items() if opt.resumable)
 FOR_DATA_SCHEMA = {"type": "object"}
 SCHEMA = {"type": "object", "additionalProperties": False,
           "properties": {**{k: opt.schema for k, opt in OPTIONS.items()}, "for_data": FOR_DATA_SCHEMA}}
+
+
+def names_path(data: str) -> bool:
+    """Whether a data source names a file or folder on this machine (text:stdlib names none)."""
+    return data.partition(":")[0] in PATH_KINDS and data not in BUNDLED
 
 
 def unknown(key: str) -> str:

@@ -16,8 +16,8 @@ from typing import Callable
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError, Diagnostic, Loc, SpecError
-from archspec.train.recipe import (DATA_KINDS, DEFAULT_LR, DOWNLOADABLE, OPTIONS, PATH_KINDS, SCHEMA, OptionError,
-                                   Recipe, canonical_transforms, unknown)
+from archspec.train.recipe import (DATA_KINDS, DEFAULT_LR, DOWNLOADABLE, OPTIONS, SCHEMA, OptionError,
+                                   Recipe, canonical_transforms, names_path, unknown)
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -200,7 +200,7 @@ def _not_for_specs(values: dict) -> list[tuple[str, str]]:
         out.append(("weights", "a spec cannot name a weights file on this machine; pass --weights "
                                f"{values['weights']} (or set it in a --config file)"))
     data = values.get("data")
-    if isinstance(data, str) and data.partition(":")[0] in PATH_KINDS:
+    if isinstance(data, str) and names_path(data):
         out.append(("data", f"a spec cannot name a data path ({data}); pass --data {data} "
                             "(or set it in a --config file)"))
     return out

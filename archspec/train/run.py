@@ -143,8 +143,10 @@ def seed_everything(seed: int) -> None:
 
 
 def build(spec, recipe: Recipe, device: torch.device, limits, resumed: Resumed | None) -> tuple[ModelInfo, Recipe]:
-    """The model, initialized, with room for training on the device."""
-    info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits))
+    """The model, initialized, with room for training on the device; the recipe with its task decided."""
+    info = dist.main_first(lambda: build_model(spec, dict(recipe.params), limits, recipe.task, recipe.where("task")))
+    if recipe.task == "auto":  # decided once, and written to the run's recipe
+        recipe = replace(recipe, task=info.task.name, origins={**recipe.origins, "task": "task (auto: from the spec)"})
     if resumed is not None and spec.path is None:
         info.path = resumed.state["spec"]["path"]  # rebuilt from the stored text: keep naming the file it came from
     copies = training_copies(recipe.optimizer, recipe.momentum) - (device.type == "cpu")  # weights: built on cpu
@@ -258,15 +260,15 @@ def fit(trainer: Trainer, run: RunFolder, progress) -> dict | None:
             trainer.log.close(trainer.model, "KILLED" if isinstance(exc, (errors.Interrupted, KeyboardInterrupt))
                               else "FAILED")
         if writer is not None:
-            _plot_after_failure(name, trainer.pos.history, run, progress)
+            _plot_after_failure(name, trainer.pos.history, run, progress, trainer.task.accuracy)
         raise  # the first error is the one the user needs, whatever happens to the plot
     if trainer.log is not None:
         trainer.log.close(trainer.model, "FINISHED")
     if writer is None:
         return None
     if pos.history:
-        plot_runs([(name, pos.history)], run.curves)
-    return summarize(run, pos, name)
+        plot_runs([(name, pos.history)], run.curves, trainer.task.accuracy)
+    return summarize(run, pos, name, trainer.task)
 
 
 def stored_spec(saved: dict):
@@ -286,12 +288,12 @@ def stored_spec(saved: dict):
     return load_spec(saved["text"]), f"{why}: resuming with the spec text stored in the checkpoint"
 
 
-def _plot_after_failure(name: str, history: list, run: RunFolder, progress) -> None:
+def _plot_after_failure(name: str, history: list, run: RunFolder, progress, accuracy: str) -> None:
     """curves.png of the epochs done, on the way out of a failed or interrupted run: best effort only."""
     if not history:
         return
     try:
-        plot_runs([(name, history)], run.curves)
+        plot_runs([(name, history)], run.curves, accuracy)
     except (ArchspecError, OSError, ValueError, RuntimeError) as exc:
         progress.write(f"(curves.png not written either: {exc})")
 
@@ -307,9 +309,12 @@ def _where(device, r: Recipe) -> str:
     return ", ".join([where, *how])
 
 
-def summarize(run: RunFolder, pos, name: str) -> dict:
+def summarize(run: RunFolder, pos, name: str, task) -> dict:
+    """What `archspec train` prints at the end: the last epoch, and the best one by the task's measure."""
     history = pos.history or read_log(run.metrics)
     last = history[-1] if history else {}
-    return {"run": str(run.root), "spec": name, "epochs": len(history), "best_epoch": pos.best["epoch"],
-            "best_val_acc": max((h["val_acc"] for h in history if h.get("val_acc") is not None), default=None),
-            "final": last, "seconds": round(sum(h["seconds"] for h in history), 2)}
+    key, higher = task.best
+    values = [h[key] for h in history if h.get(key) is not None]
+    best = (max(values) if higher else min(values)) if values else None
+    return {"run": str(run.root), "spec": name, "task": task.name, "epochs": len(history), "best_epoch": pos.best["epoch"],
+            "best_metric": key, "best_value": best, "final": last, "seconds": round(sum(h["seconds"] for h in history), 2)}

@@ -98,12 +98,12 @@ def test_full_disk_while_checkpointing_is_a_clear_error(cli, tiny_spec, monkeypa
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cli, tiny_spec, tmp_path, monkeypatch):
-    from archspec.train import loop
+    from archspec.train.tasks import Classification
 
-    real = loop.build_loss
+    real = Classification.make_loss
 
-    def poisoned(recipe):
-        base, calls = real(recipe), []
+    def poisoned(self, recipe):
+        base, calls = real(self, recipe), []
 
         def loss(out, y):
             if torch.is_grad_enabled():
@@ -114,7 +114,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cli, tiny_spec, tmp_p
 
         return loss
 
-    monkeypatch.setattr(loop, "build_loss", poisoned)
+    monkeypatch.setattr(Classification, "make_loss", poisoned)
     result = cli("train", tiny_spec, *FAST, "--out", "run")
     assert result.exit_code == 1
     assert "loss became nan in epoch 2, step 2 (global step 5)" in result.output
