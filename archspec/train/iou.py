@@ -2,7 +2,9 @@
 accumulated over batches on the device (one read at the end of an evaluation).
 
 Pixels whose target is IGNORE (255) count nowhere. A class absent from both the targets and the
-predictions has no IoU (0 / 0) and is left out of the mean, as VOC's evaluation does.
+predictions has no IoU (0 / 0) and is left out of the mean (a mean over the classes that have
+one, numpy's nanmean of the per-class IoU), so a class that never occurs neither pulls the mean
+down nor lifts it up.
 """
 from __future__ import annotations
 
@@ -11,24 +13,12 @@ import torch
 IGNORE = 255
 
 
-class PixelConfusion:
-    """Rows are true classes, columns predicted classes, summed over every pixel seen."""
-
-    def __init__(self, num_classes: int, device=None):
-        self.k = num_classes
-        self.matrix = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
-
-    def update(self, target: torch.Tensor, pred: torch.Tensor) -> None:
-        """Add one batch: target (N, H, W) class indices or IGNORE, pred (N, H, W) class indices."""
-        keep = target != IGNORE
-        idx = target[keep].long() * self.k + pred[keep].long()
-        self.matrix += torch.bincount(idx, minlength=self.k * self.k)
-
-    def add(self, other: "PixelConfusion") -> None:
-        self.matrix += other.matrix.to(self.matrix.device)
-
-    def result(self) -> torch.Tensor:
-        return self.matrix.view(self.k, self.k).cpu()
+def pixel_confusion(target: torch.Tensor, pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The (num_classes, num_classes) pixel counts of one batch, where the tensors are: rows are
+    true classes, columns predicted ones; target (N, H, W) class indices or IGNORE, pred (N, H, W)."""
+    keep = target != IGNORE
+    idx = target[keep].long() * num_classes + pred[keep].long()
+    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
 def pixel_accuracy(cm: torch.Tensor) -> float:

@@ -81,7 +81,7 @@ class Batcher:
             x = x.reshape(x.shape[0], *self.input_shape)
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, split.y[idx].to(self.device, non_blocking=True)
+        return x, split.y[idx].to(self.device, non_blocking=True).long()  # masks are stored as uint8
 
 
 @torch.no_grad()

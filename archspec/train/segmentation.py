@@ -143,12 +143,14 @@ def synthetic_shapes(source: str, n: int, input_shape: tuple, num_classes: int, 
     total = n + max(n // 4, 1)
     require_room(total * (c + 1) * h * w, f"--data {source}")
     rng = np.random.default_rng(seed)
-    colours = rng.uniform(0.0, 1.0, (num_classes, c))
+    # each channel of a class's colour dark or bright, away from the mid-grey backgrounds
+    colours = np.where(rng.random((num_classes, c)) < 0.5, rng.uniform(0.0, 0.2, (num_classes, c)),
+                       rng.uniform(0.8, 1.0, (num_classes, c)))
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
     x = np.empty((total, c, h, w), np.uint8)
     y = np.zeros((total, h, w), np.uint8)
     for i in range(total):
-        image = rng.uniform(0.3, 0.7, (c, 1, 1)) + 0.08 * rng.standard_normal((c, h, w))
+        image = rng.uniform(0.35, 0.65, (c, 1, 1)) + 0.08 * rng.standard_normal((c, h, w))
         for _ in range(rng.integers(1, 4)):
             k = int(rng.integers(1, num_classes))
             inside = _shape(SHAPES[(k - 1) % len(SHAPES)], rows, cols, rng, h, w)
@@ -183,3 +185,37 @@ def check_masks(split, num_classes: int, where: str, split_name: str) -> None:
         raise ArchspecError(f"{where}: {split_name} mask {first} holds class {int(y[bad].max())} but the spec "
                             f"outputs {num_classes} classes, so mask values must lie in [0, {num_classes - 1}] "
                             f"or be {IGNORE} (ignored)")
+
+
+# Transforms that move pixels: the masks would have to move with the images.
+MOVING = ("resize", "random_resized_crop", "hflip")
+
+
+def check_against_spec(data, info, transforms: dict) -> None:
+    """Refuse data that cannot train the spec's segmentation: images of the spec's input, a mask of
+    the same H x W for each, mask values within the spec's classes; and masks for another task."""
+    where, k = f"data {data.name!r}", info.num_classes
+    masks = data.train.y.dim() == 3
+    if info.task.name != "segmentation":
+        raise ArchspecError(f"{where} gives a mask per image (segmentation) but spec {info.name!r} trains as "
+                            f"{info.task.name} (its output {info.output_name} is {tuple(info.output_shape)}); "
+                            f"segmentation needs an output of (num_classes, {info.input_shape[1]}, "
+                            f"{info.input_shape[2]}) for input {tuple(info.input_shape)}")
+    if not masks:
+        raise ArchspecError(f"{where} gives one label per sample, but spec {info.name!r} trains as segmentation "
+                            "and needs a mask per image: use --data voc:PATH (a folder in the layout Pascal VOC "
+                            "uses) or --data synthetic")
+    moving = [t for t in MOVING if t in transforms]
+    if moving:
+        raise ArchspecError(f"transforms {', '.join(moving)} move an image's pixels but not its mask's; segmentation "
+                            "takes color_jitter and normalize (images and masks are loaded at the spec's input size)")
+    spec_in = tuple(info.input_shape)
+    for split_name, split in (("train", data.train), ("validation", data.val)):
+        if split is None or len(split) == 0:
+            continue
+        got, mask = tuple(split.x.shape[1:]), tuple(split.y.shape[1:])
+        if got != spec_in or mask != spec_in[1:]:
+            raise ArchspecError(f"{where}: {split_name} images are {'x'.join(map(str, got))} with masks "
+                                f"{'x'.join(map(str, mask))}, but spec {info.name!r} takes input "
+                                f"{'x'.join(map(str, spec_in))} and outputs {k}x{spec_in[1]}x{spec_in[2]}")
+        check_masks(split, k, where, split_name)
