@@ -118,15 +118,20 @@ def test_synthetic_shapes_are_deterministic_and_labelled(tmp_path):
         pixels = x.permute(0, 2, 3, 1)[y == k]
         assert float(pixels.std(dim=0).max()) < 0.08 * 255
     # a circle's mask is round: its pixels fill about pi/4 of their bounding box, a rectangle's all of it
+    from scipy import ndimage
+
     one = segmentation.synthetic_shapes("s", 200, (1, 64, 64), 3)
     fills = {1: [], 2: []}
-    for mask in one.train.y:
+    for mask in one.train.y.numpy():
         for k in (1, 2):
-            rows, cols = (mask == k).nonzero(as_tuple=True)
-            if len(rows) > 50 and (mask == 3 - k).sum() == 0:
-                box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
-                fills[k].append(len(rows) / float(box))
-    assert abs(np.median(fills[1]) - np.pi / 4) < 0.05 and np.median(fills[2]) > 0.97
+            parts, n = ndimage.label(mask == k)
+            if n == 1 and set(np.unique(mask)) == {0, k}:  # one shape, nothing over it
+                rows, cols = (parts == 1).nonzero()
+                if rows.min() > 0 and cols.min() > 0 and rows.max() < 63 and cols.max() < 63 and len(rows) > 50:
+                    box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+                    fills[k].append(len(rows) / float(box))
+    assert len(fills[1]) > 5 and len(fills[2]) > 5
+    assert abs(np.median(fills[1]) - np.pi / 4) < 0.05 and np.median(fills[2]) == 1.0
 
 
 def test_pixel_metrics_by_hand():
