@@ -187,8 +187,6 @@ def check_masks(split, num_classes: int, where: str, split_name: str) -> None:
                             f"or be {IGNORE} (ignored)")
 
 
-# Transforms that move pixels: the masks would have to move with the images.
-MOVING = ("resize", "random_resized_crop", "hflip")
 
 
 def check_against_spec(data, info, transforms: dict) -> None:
@@ -205,10 +203,9 @@ def check_against_spec(data, info, transforms: dict) -> None:
         raise ArchspecError(f"{where} gives one label per sample, but spec {info.name!r} trains as segmentation "
                             "and needs a mask per image: use --data voc:PATH (a folder in the layout Pascal VOC "
                             "uses) or --data synthetic")
-    moving = [t for t in MOVING if t in transforms]
-    if moving:
-        raise ArchspecError(f"transforms {', '.join(moving)} move an image's pixels but not its mask's; segmentation "
-                            "takes color_jitter and normalize (images and masks are loaded at the spec's input size)")
+    if "resize" in transforms:
+        raise ArchspecError("transform resize: segmentation data is loaded at the spec's input size already (images "
+                            "bilinear, masks nearest); set the size with the spec's params instead")
     spec_in = tuple(info.input_shape)
     for split_name, split in (("train", data.train), ("validation", data.val)):
         if split is None or len(split) == 0:

@@ -162,3 +162,25 @@ def test_pixel_metrics_match_numpy_over_batches():
     assert iou.class_iou(m) == pytest.approx(ious)
     present = [v for v in ious if v is not None]
     assert iou.mean_iou(m) == pytest.approx(np.mean(present))
+
+
+def test_crops_and_flips_move_masks_with_their_images():
+    from archspec.train.transforms import Pipeline
+
+    g = torch.Generator().manual_seed(0)
+    x, mask = torch.rand(6, 3, 8, 8, generator=g), torch.randint(0, 4, (6, 8, 8), generator=g)
+    mask[:, 0] = 255
+    flip = Pipeline({"hflip": 1.0, "random_resized_crop": {"scale": [1.0, 1.0], "ratio": [1.0, 1.0]}})
+    out, moved = flip.pair(x, mask, train=True, gen=torch.Generator())
+    torch.testing.assert_close(out, x.flip(-1), atol=1e-5, rtol=0)
+    assert torch.equal(moved, mask.flip(-1)) and moved.dtype == mask.dtype
+    # a half-width crop (as test_transforms' hand computation): each mask column is the input's nearest column
+    crop = Pipeline({"random_resized_crop": {"scale": [0.5, 0.5], "ratio": [0.5, 0.5]}})
+    out, moved = crop.pair(x[:1], mask[:1], train=True, gen=torch.Generator().manual_seed(0))
+    assert torch.equal(out, crop(x[:1], train=True, gen=torch.Generator().manual_seed(0)))  # the same draws
+    g = torch.Generator().manual_seed(0)
+    torch.rand(1, generator=g), torch.rand(1, generator=g)
+    cx = float((torch.rand(1, generator=g) * 2 - 1) * 0.5)
+    for j in range(8):
+        u = ((0.5 * ((2 * j + 1) / 8 - 1) + cx + 1) * 8 - 1) / 2
+        assert torch.equal(moved[0, :, j], mask[0, :, min(max(round(u), 0), 7)])

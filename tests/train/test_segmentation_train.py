@@ -1,6 +1,6 @@
 """The segmentation task end to end: specs/unet.yaml trains on synthetic shapes to a mean IoU well
-above chance, from the CLI; eval reports per-class IoU; a run stopped mid-epoch resumes exactly;
-data that does not fit the task is refused before training."""
+above chance, from the CLI; eval reports per-class IoU; a run stopped mid-epoch (flips and crops
+moving the masks) resumes exactly; data that does not fit the task is refused before training."""
 from __future__ import annotations
 
 import io
@@ -50,7 +50,8 @@ def test_unet_learns_synthetic_shapes_well_above_chance(cli, tmp_path):
 
 
 FLAGS = {"data": "synthetic:48", "epochs": 2, "batch_size": 8, "seed": 3, "deterministic": True, "optimizer": "adam",
-         "lr": 0.01, "params": {"base": 4, "size": 16, "num_classes": 3, "depth": 2}}
+         "lr": 0.01, "params": {"base": 4, "size": 16, "num_classes": 3, "depth": 2},
+         "transforms": {"hflip": 0.5, "random_resized_crop": {"scale": [0.5, 1.0], "ratio": [0.75, 1.333]}}}
 
 
 def test_a_run_stopped_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
@@ -84,7 +85,7 @@ def run_error(**flags) -> str:
 def test_data_that_does_not_fit_the_task_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "gives one label per sample, but spec 'unet' trains as segmentation" in run_error(data="digits")
-    assert "transforms hflip move an image's pixels but not its mask's" in run_error(transforms={"hflip": 0.5})
+    assert "transform resize: segmentation data is loaded at the spec's input size" in run_error(transforms={"resize": 16})
     write_voc(tmp_path / "voc", {"train": ["a", "b"], "val": ["c"]}, size=(16, 16))  # classes 0-2 and 255
     two = run_error(data=f"voc:{tmp_path / 'voc'}", params={**FLAGS["params"], "num_classes": 2})
     assert "holds class 2 but the spec outputs 2 classes" in two and "SegmentationClass" in two
