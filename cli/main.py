@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "train:train",
     "eval": "train:evaluate",
     "plot": "train:plot",
+    "generate": "generate:generate",
     "export": "export:export",
     "graph": "graph:graph",
     "ops": "tooling:ops",

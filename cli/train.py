@@ -86,6 +86,8 @@ def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
     best = "" if summary["best_value"] is None else \
         f", best {summary['best_metric'].replace('_', ' ')} {summary['best_value']:.4f} (epoch {summary['best_epoch']})"
     val = f"val acc {final['val_acc']:.4f}" if final.get("val_acc") is not None else f"train loss {final.get('train_loss')}"
+    if final.get("val_ppl") is not None:  # a language model
+        val = f"val loss {final['val_loss']:.4f} (perplexity {final['val_ppl']:.2f}), token accuracy {final['val_acc']:.4f}"
     click.echo(printable(f"done: {summary['spec']}, {summary['epochs']} epochs in {summary['seconds']:.1f}s: "
                          f"{val}{best}; run folder {summary['run']}"))
 

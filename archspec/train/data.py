@@ -42,6 +42,8 @@ class Data:
     classes: list[str] | None = None
     fit_to_input: bool = False  # digits: resized and channel-replicated to the spec's input
     val_from: str = ""  # "test split" or "N% of train"
+    vocab: object = None  # text: the archspec.train.text.Vocab its ids come from
+    unigram_loss: float | None = None  # text: the validation loss of predicting training-split frequencies
 
     def to(self, device) -> "Data":
         """The same data with its splits on `device`, where it stays for the whole run."""
@@ -68,6 +70,8 @@ def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print, t
         data = _folder(source, Path(arg), input_shape, recipe.workers)
     elif kind == "synthetic":
         data = _synthetic(source, arg, input_shape, num_classes, tokens, recipe.task == "segmentation")
+    elif kind == "text" and arg:
+        return check_samples(_text(recipe, source, arg, input_shape), log)
     elif kind == "voc" and arg:
         data = segmentation.voc(source, Path(arg), input_shape, num_classes, recipe.workers)
     else:
@@ -214,6 +218,25 @@ def _npz(source: str, path: Path) -> Data:
     return Data(source, split("x", "y"), val)
 
 
+def _text(recipe: Recipe, source: str, arg: str, input_shape: tuple) -> Data:
+    """A text as blocks of the spec's context (archspec.train.text); validation is its tail."""
+    from archspec.train import text
+
+    if len(input_shape) != 1:
+        raise ArchspecError(f"--data {source}: text trains a language model, whose input is (T,) token ids; "
+                            f"the spec takes input {_fmt(input_shape)}")
+    corpus = text.read_corpus(source, arg, recipe.vocab)
+    x, y = text.blocks(corpus.ids, input_shape[0])
+    frac = recipe.val_split or text.DEFAULT_VAL_FRACTION
+    n_val = int(round(len(x) * frac))
+    if n_val < 1 or len(x) - n_val < 2:
+        raise ArchspecError(f"--data {source}: {len(corpus.ids):,} tokens make {len(x)} blocks of {input_shape[0]} "
+                            f"(the spec's context), too few to hold out {frac:g} for validation and train on 2")
+    train, val = Split(x[:-n_val], y[:-n_val]), Split(x[-n_val:], y[-n_val:])
+    return Data(source, train, val, val_from=f"the last {frac:.0%} of the text", vocab=corpus.vocab,
+                unigram_loss=text.unigram_loss(train.y, val.y, corpus.vocab.size))
+
+
 def _folder(source: str, root: Path, input_shape: tuple, workers: int) -> Data:
     if len(input_shape) != 3:
         raise ArchspecError(f"{source}: image folders need a spec input of shape (C, H, W), got {input_shape}")
@@ -288,6 +311,8 @@ def check_against_spec(data: Data, info, transforms: dict) -> None:
         if len(got) == 3 and len(spec_in) == 3 and got[0] == spec_in[0]:
             hint = (f"; add --transform resize={spec_in[1]}" if spec_in[1] == spec_in[2]
                     else f"; add --transform resize=[{spec_in[1]},{spec_in[2]}]")
+        if len(got) == 1 and len(spec_in) == 1:
+            hint = _param_hint(info, spec_in[0], got[0], "length")
         raise ArchspecError(f"{where} gives samples of shape {_fmt(got)} but spec {info.name!r} takes input "
                             f"{_fmt(spec_in)}{hint}")
     if len(spec_in) != 3 and transforms:
@@ -298,6 +323,7 @@ def check_against_spec(data: Data, info, transforms: dict) -> None:
     if data.num_classes is not None and data.num_classes != k:
         raise ArchspecError(f"{where} has {data.num_classes} classes but spec {info.name!r} outputs {k} features "
                             f"({info.output_name}){param_hint}")
+    _check_targets(data, info)
     for split_name, split in (("train", data.train), ("validation", data.val)):
         if split is None or len(split) == 0:
             continue
@@ -307,6 +333,35 @@ def check_against_spec(data: Data, info, transforms: dict) -> None:
         if lo < 0 or hi >= k:
             raise ArchspecError(f"{where}: {split_name} labels range over [{lo}, {hi}] but spec {info.name!r} "
                                 f"outputs {k} classes ({info.output_name}), so labels must lie in [0, {k - 1}]")
+
+
+def _check_targets(data: Data, info) -> None:
+    """The data's targets are the task's (a label per sample, next tokens, a mask), and a text's
+    vocabulary fits the spec's input range and output."""
+    task, where = info.task, f"data {data.name!r}"
+    want, got = task.target_shape(info), tuple(data.train.y.shape[1:])
+    if got != want:
+        hint = ("text: data trains language models, whose output is (T, vocab)" if data.vocab is not None else
+                "a language model trains on text:PATH or text:stdlib" if task.name == "language_model" else
+                f"{task.name} wants {'one label per sample' if not want else 'targets of shape ' + _fmt(want)}")
+        raise ArchspecError(f"{where} gives targets of shape ({_fmt(got)}) per sample, but spec {info.name!r} trains "
+                            f"as {task.name} (from {info.task_from}), whose targets are ({_fmt(want)}); {hint}")
+    if data.vocab is None:
+        return
+    size, (lo, hi) = data.vocab.size, info.input_range
+    read = f"{where} read as {data.vocab.kind} (--vocab) has {size} token ids"
+    if lo != 0 or hi < size:
+        raise ArchspecError(f"{read} but spec {info.name!r} takes ids in [{lo}, {hi}) (its input's range)"
+                            f"{_param_hint(info, hi, size, 'vocabulary size')}")
+    if info.num_classes < size:
+        raise ArchspecError(f"{read} but spec {info.name!r} outputs {info.num_classes} logits per position "
+                            f"({info.output_name}){_param_hint(info, info.num_classes, size, 'vocabulary size')}")
+
+
+def _param_hint(info, value: int, wanted: int, what: str) -> str:
+    """'; set the length with --set max_len=16' when a spec param holds the value that differs."""
+    name = next((p for p, v in info.params.items() if v == value and type(v) is int), None)
+    return f"; set the {what} with --set {name}={wanted}" if name else ""
 
 
 def _check_tokens(where: str, split_name: str, x, info) -> None:

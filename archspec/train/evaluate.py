@@ -24,17 +24,12 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     state = checkpoint.read(ckpt_path)
     stored = Recipe.from_dict(state["recipe"])
     r = replace(stored, **_data_from_user(stored, overrides, ckpt_path))
-    spec = load_spec(spec_arg)
-    info = build_model(spec, {**r.params, **params}, task=r.task, where=f"the task of checkpoint {ckpt_path}")
-    try:
-        info.module.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise ArchspecError(f"checkpoint {ckpt_path} does not fit spec {info.name!r} "
-                            f"({info.n_params:,} parameters now, {state['spec']['n_params']:,} in the checkpoint): "
-                            f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
+    info = trained_model(spec_arg, state, ckpt_path, r, params)
     device = resolve_device(r.device)
     data = datamod.load_data(r, info.input_shape, info.num_classes, log=lambda msg: None, tokens=info.input_range)
     datamod.check_against_spec(data, info, r.transforms)
+    if data.vocab is not None:
+        data.vocab.check_same(state.get("vocab"), f"checkpoint {ckpt_path}", data.name)
     chosen = data.val if split == "val" else data.train
     if chosen is None or len(chosen) == 0:
         raise ArchspecError(f"data {data.name!r} has no {split} samples to evaluate")
@@ -47,6 +42,20 @@ def evaluate_checkpoint(spec_arg, ckpt_path, overrides: dict, params: dict, spli
     result.update({"task": info.task.name, "spec": info.name, "checkpoint": str(ckpt_path), "data": data.name, "split": split,
                    "epoch": state["epoch"], "spec_changed": state["spec"]["sha256"] != info.sha256})
     return result
+
+
+def trained_model(spec_arg, state: dict, ckpt_path, recipe: Recipe, params: dict):
+    """SPEC built with the run's params (and `params` over them) as the run's task, its weights loaded
+    from a checkpoint already read (checkpoint.read)."""
+    info = build_model(load_spec(spec_arg), {**recipe.params, **params}, task=recipe.task,
+                       where=f"the task of checkpoint {ckpt_path}")
+    try:
+        info.module.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise ArchspecError(f"checkpoint {ckpt_path} does not fit spec {info.name!r} "
+                            f"({info.n_params:,} parameters now, {state['spec']['n_params']:,} in the checkpoint): "
+                            f"{str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}") from None
+    return info
 
 
 def _data_from_user(stored: Recipe, overrides: dict, ckpt_path) -> dict:

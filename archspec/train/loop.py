@@ -73,8 +73,8 @@ class Batcher:
 
     def __call__(self, split, idx, train: bool = False, gen=None):
         x = split.x[idx].to(self.device, non_blocking=True)
-        if self.tokens:
-            return x.long(), split.y[idx].to(self.device, non_blocking=True)
+        if self.tokens:  # text keeps its ids small (uint8) until a batch is taken
+            return x.long(), split.y[idx].to(self.device, non_blocking=True).long()
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
         y = split.y[idx].to(self.device, non_blocking=True).long()  # masks are stored as uint8
         masks = y.dim() == 3  # segmentation: crops and flips move the masks with their images

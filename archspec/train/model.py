@@ -23,6 +23,7 @@ class ModelInfo:
     input_range: tuple | None = None  # [low, high) of an int64 token input; None for a float input
     output_shape: tuple = ()  # default: (num_classes,)
     task: object = None  # the archspec.train.tasks.Task it trains as; default: image classification
+    task_from: str = "task (default)"  # the option that chose it, for messages
 
     def __post_init__(self):
         from archspec.train.tasks import TASKS
@@ -59,5 +60,6 @@ def build_model(spec, params: dict, limits=None, task: str = "auto", where: str 
                      input_range=tuple(report.graph.nodes[in_name]["range"]) if tokens else None,
                      output_shape=tuple(int(s) for s in out_shape))
     info.task = choose(task, info, where)
+    info.task_from = f"{where}: auto" if task == "auto" else where
     info.num_classes = info.task.num_classes(info)
     return info

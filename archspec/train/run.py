@@ -2,6 +2,7 @@
 set up the device, build the model, load the data, open the run folder, train, summarize."""
 from __future__ import annotations
 
+import math
 import platform
 import random
 from contextlib import ExitStack
@@ -60,6 +61,8 @@ def train(spec_arg, flags: dict, config_path: str | None = None, out: str | None
         for note in notes:
             progress.write(note)
         data, recipe = load_data(recipe, info, device, progress)
+        if resumed is not None and data.vocab is not None:
+            data.vocab.check_same(resumed.state.get("vocab"), f"--resume {resumed.folder}", data.name)
         run = RunFolder(dist.from_main(lambda: open_folder(resumed, out, info.name, force, owner)))
         recipe, layout = decide_layout(recipe, info, data, device, progress)
         write_config(run, recipe, info, data, device)
@@ -209,7 +212,9 @@ def write_config(run: RunFolder, recipe: Recipe, info: ModelInfo, data: datamod.
               "recipe": recipe.to_dict(), "recipe_from": dict(sorted(recipe.origins.items())), "device": str(device),
               "threads": torch.get_num_threads(), "world_size": dist.world().size,
               "data": {"source": data.name, "train": len(data.train), "val": len(data.val) if data.val else 0,
-                       "val_from": data.val_from, "input_shape": list(info.input_shape)},
+                       "val_from": data.val_from, "input_shape": list(info.input_shape),
+                       **({"vocab": data.vocab.kind, "vocab_size": data.vocab.size,
+                           "unigram_val_loss": data.unigram_loss} if data.vocab is not None else {})},
               "versions": {"torch": str(torch.__version__), "python": platform.python_version()}}
     run.write(run.config, yaml.safe_dump(config, sort_keys=False))
 
@@ -220,7 +225,8 @@ def make_trainer(info: ModelInfo, data: datamod.Data, recipe: Recipe, device: to
     writer = run if dist.is_main() else None
     trainer = Trainer(info, data, recipe, device, Batcher.for_data(data, info.input_shape, recipe, device, info.input_range is not None), writer,
                       progress, extra={"recipe": recipe.to_dict(), "world_size": dist.world().size,
-                                       "threads": torch.get_num_threads()})
+                                       "threads": torch.get_num_threads(),
+                                       **({"vocab": data.vocab.chars or "bytes"} if data.vocab is not None else {})})
     if resumed is not None:
         trainer.restore(resumed.state, run.last)
     if writer is not None:
@@ -240,6 +246,10 @@ def announce(progress, trainer: Trainer, run: RunFolder, resumed: Resumed | None
     progress.write(f"training {info.name} ({params}) on {data.name}: {len(data.train):,} train / "
                    f"{len(data.val) if data.val else 0:,} val ({data.val_from}), {_where(trainer.device, r)}, "
                    f"{r.epochs} epochs -> {run.root}")
+    if data.unigram_loss is not None:
+        progress.write(f"{trainer.task.name}, {data.vocab.size} {data.vocab.kind} vocabulary; the unigram baseline "
+                       f"(training-split token frequencies) has val loss {data.unigram_loss:.4f} (perplexity "
+                       f"{math.exp(data.unigram_loss):.2f}): the model's val loss should fall well below it")
     if loaded:
         progress.write(loaded)
     if layout is not None and layout.step_s:

@@ -78,7 +78,7 @@ class Task:
         return {"samples": int(sums["samples"]), "loss": m["loss"], self.accuracy.replace(" ", "_"): m["acc"]}
 
     def format_report(self, result: dict) -> str:
-        return "\n".join(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}"
+        return "\n".join(f"{key:<20}{value:.4f}" if isinstance(value, float) else f"{key:<20}{value}"
                          for key, value in result.items() if not isinstance(value, (list, dict)))
 
     def check_model(self, info, where: str) -> None:
