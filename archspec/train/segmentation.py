@@ -17,10 +17,9 @@ from archspec.train import formats
 from archspec.train.files import read_bounded, require_room
 from archspec.train.iou import IGNORE  # a mask value that is no class: left out of the loss and the metrics
 
-MAX_LIST_BYTES = 16 << 20  # an ImageSets list of ids (VOC 2012's trainval.txt is 40 KB)
+MAX_LIST_BYTES = 16 << 20  # an ImageSets list of ids (VOC 2012's trainval.txt: 2,913 ids, about 35 KB)
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a file name in the folder, never a path out of it
 SHAPES = ("circle", "rectangle", "triangle")
-VOC_SUBSETS = ("train", "val")
 
 
 def voc(source: str, root: Path, input_shape: tuple, num_classes: int, workers: int = 0):
@@ -102,11 +101,8 @@ class DecodePairs:
         if mask_size != image_size:
             return (f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} (width x height) but its image "
                     f"{image_path} is {image_size[0]}x{image_size[1]}; a mask labels its image's pixels")
-        bad = (y >= self.num_classes) & (y != IGNORE)
-        if bad.any():
-            return (f"mask {mask_path} holds class {int(y[bad].max())} but the spec outputs {self.num_classes} "
-                    f"classes, so mask values must lie in [0, {self.num_classes - 1}] or be {IGNORE} (ignored)")
-        return x, y[0]
+        problem = _out_of_range(y, self.num_classes)
+        return f"mask {mask_path} {problem}" if problem else (x, y[0])
 
 
 def _keep(batch):
@@ -157,7 +153,8 @@ def synthetic_shapes(source: str, n: int, input_shape: tuple, num_classes: int, 
             image[:, inside] = colours[k][:, None] + 0.04 * rng.standard_normal((c, int(inside.sum())))
             y[i][inside] = k
         x[i] = np.round(np.clip(image, 0.0, 1.0) * 255)
-    names = ["background", *(SHAPES[(k - 1) % 3] + (f"{(k - 1) // 3 + 1}" if k > 3 else "")
+    kinds = len(SHAPES)
+    names = ["background", *(SHAPES[(k - 1) % kinds] + (f"{(k - 1) // kinds + 1}" if k > kinds else "")
                              for k in range(1, num_classes))]
     return Data(source, Split(torch.from_numpy(x[:n]), torch.from_numpy(y[:n])),
                 Split(torch.from_numpy(x[n:]), torch.from_numpy(y[n:])), num_classes=num_classes, classes=names)
@@ -178,15 +175,20 @@ def _shape(kind: str, rows, cols, rng, h: int, w: int) -> np.ndarray:
 def check_masks(split, num_classes: int, where: str, split_name: str) -> None:
     """Refuse mask values that are neither a class of the spec's nor IGNORE (the VOC reader checks
     each file as it decodes; this covers the data as a whole, e.g. after --set classes=...)."""
-    y = split.y
+    problem = _out_of_range(split.y, num_classes)
+    if problem:
+        bad = (split.y >= num_classes) & (split.y != IGNORE)
+        first = int(bad.reshape(len(split.y), -1).any(dim=1).nonzero()[0])
+        raise ArchspecError(f"{where}: {split_name} mask {first} {problem}")
+
+
+def _out_of_range(y, num_classes: int) -> str | None:
+    """What is wrong with mask values (a numpy or torch array) outside the classes and IGNORE, or None."""
     bad = (y >= num_classes) & (y != IGNORE)
-    if bool(bad.any()):
-        first = int(bad.reshape(len(y), -1).any(dim=1).nonzero()[0])
-        raise ArchspecError(f"{where}: {split_name} mask {first} holds class {int(y[bad].max())} but the spec "
-                            f"outputs {num_classes} classes, so mask values must lie in [0, {num_classes - 1}] "
-                            f"or be {IGNORE} (ignored)")
-
-
+    if not bool(bad.any()):
+        return None
+    return (f"holds class {int(y[bad].max())} but the spec outputs {num_classes} classes, so mask values must lie "
+            f"in [0, {num_classes - 1}] or be {IGNORE} (ignored)")
 
 
 def check_against_spec(data, info, transforms: dict) -> None:
@@ -197,8 +199,7 @@ def check_against_spec(data, info, transforms: dict) -> None:
     if info.task.name != "segmentation":
         raise ArchspecError(f"{where} gives a mask per image (segmentation) but spec {info.name!r} trains as "
                             f"{info.task.name} (its output {info.output_name} is {tuple(info.output_shape)}); "
-                            f"segmentation needs an output of (num_classes, {info.input_shape[1]}, "
-                            f"{info.input_shape[2]}) for input {tuple(info.input_shape)}")
+                            "segmentation needs an output of (num_classes, H, W) at the input's H and W")
     if not masks:
         raise ArchspecError(f"{where} gives one label per sample, but spec {info.name!r} trains as segmentation "
                             "and needs a mask per image: use --data voc:PATH (a folder in the layout Pascal VOC "

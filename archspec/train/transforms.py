@@ -94,7 +94,8 @@ def _crop(x: torch.Tensor, mask: torch.Tensor | None, size, scale, ratio, gen):
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = fw, cx, fh, cy
     grid = F.affine_grid(_to(theta, x.device).to(x.dtype), [n, x.shape[1], *size], align_corners=False)
     if mask is not None:
-        moved = F.grid_sample(mask[:, None].to(x.dtype), grid, mode="nearest", padding_mode="border", align_corners=False)
+        moved = F.grid_sample(mask[:, None].to(x.dtype), grid, mode="nearest", padding_mode="border",
+                              align_corners=False)
         mask = moved[:, 0].round().to(mask.dtype)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False), mask
 

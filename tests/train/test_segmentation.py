@@ -184,3 +184,14 @@ def test_crops_and_flips_move_masks_with_their_images():
     for j in range(8):
         u = ((0.5 * ((2 * j + 1) / 8 - 1) + cx + 1) * 8 - 1) / 2
         assert torch.equal(moved[0, :, j], mask[0, :, min(max(round(u), 0), 7)])
+
+
+def test_masks_as_a_whole_are_checked_against_the_classes():
+    from archspec.train.data import Split
+
+    y = torch.zeros(3, 4, 4, dtype=torch.uint8)
+    y[1, 0, 0], y[2] = 255, 1
+    segmentation.check_masks(Split(torch.zeros(3, 1, 4, 4), y), 2, "data 'x'", "train")  # 255 is no class
+    y[2, 3, 3] = 7
+    with pytest.raises(ArchspecError, match=r"data 'x': train mask 2 holds class 7 but the spec outputs 2 classes"):
+        segmentation.check_masks(Split(torch.zeros(3, 1, 4, 4), y), 2, "data 'x'", "train")

@@ -85,7 +85,8 @@ def run_error(**flags) -> str:
 def test_data_that_does_not_fit_the_task_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "gives one label per sample, but spec 'unet' trains as segmentation" in run_error(data="digits")
-    assert "transform resize: segmentation data is loaded at the spec's input size" in run_error(transforms={"resize": 16})
+    resized = run_error(transforms={"resize": 16})
+    assert "transform resize: segmentation data is loaded at the spec's input size" in resized
     write_voc(tmp_path / "voc", {"train": ["a", "b"], "val": ["c"]}, size=(16, 16))  # classes 0-2 and 255
     two = run_error(data=f"voc:{tmp_path / 'voc'}", params={**FLAGS["params"], "num_classes": 2})
     assert "holds class 2 but the spec outputs 2 classes" in two and "SegmentationClass" in two
