@@ -38,3 +38,11 @@ def mean_iou(cm: torch.Tensor) -> float:
     """The mean of the classes' IoU, over the classes that have one (0.0 when none has)."""
     present = [v for v in class_iou(cm) if v is not None]
     return sum(present) / len(present) if present else 0.0
+
+
+def majority_iou(cm: torch.Tensor) -> float:
+    """The mean IoU of calling every pixel the most frequent true class: a chance level to read
+    mean_iou against (that class's share of the pixels, over the classes the targets hold)."""
+    pixels = cm.sum(dim=1)
+    total, present = int(pixels.sum()), int((pixels > 0).sum())
+    return float(pixels.max()) / total / present if total else 0.0

@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from archspec.errors import ArchspecError
-from archspec.train.iou import IGNORE, class_iou, mean_iou, pixel_accuracy, pixel_confusion
+from archspec.train.iou import IGNORE, class_iou, majority_iou, mean_iou, pixel_accuracy, pixel_confusion
 from archspec.train.recipe import TASK_NAMES, OptionError
 
 
@@ -234,7 +234,7 @@ class Segmentation(Task):
     def report(self, sums: dict, data) -> dict:
         cm, m = sums["confusion"].cpu(), self.metrics(sums)
         return {"samples": int(sums["samples"]), "pixels": int(sums["scored"]), "loss": m["loss"],
-                "pixel_accuracy": m["acc"], "mean_iou": m["miou"],
+                "pixel_accuracy": m["acc"], "mean_iou": m["miou"], "majority_mean_iou": majority_iou(cm),
                 "classes": data.classes or [str(i) for i in range(len(cm))], "class_iou": class_iou(cm),
                 "class_pixels": cm.sum(dim=1).tolist()}
 

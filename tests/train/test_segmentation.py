@@ -142,6 +142,7 @@ def test_pixel_metrics_by_hand():
     assert iou.pixel_accuracy(m) == pytest.approx(3 / 5)
     assert iou.class_iou(m) == pytest.approx([1 / 3, 1 / 3, 1.0, None])
     assert iou.mean_iou(m) == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)
+    assert iou.majority_iou(m) == pytest.approx(2 / 5 / 3)  # class 0 (or 1) everywhere: IoU 2/5, the others 0
 
 
 def test_pixel_metrics_match_numpy_over_batches():

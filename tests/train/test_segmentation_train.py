@@ -44,6 +44,8 @@ def test_unet_learns_synthetic_shapes_well_above_chance(cli, tmp_path):
     report = cli("eval", UNET, "--checkpoint", "run")
     assert report.exit_code == 0, report.output
     assert "mean_iou" in report.output and "pixel_accuracy" in report.output
+    (baseline,) = [line.split()[1] for line in report.output.splitlines() if line.startswith("majority_mean_iou")]
+    assert float(baseline) == pytest.approx(chance, abs=1e-4)
     rows = {line.split()[0]: line.split()[1:] for line in report.output.splitlines()[-4:]}
     assert set(rows) == {"background", "circle", "rectangle", "triangle"}
     assert all(0.0 <= float(iou) <= 1.0 and int(pixels) > 0 for iou, pixels in rows.values())
