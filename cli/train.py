@@ -62,7 +62,7 @@ class _KeepArgs(click.Command):
                    "--batch-size is per process.")
 @spec_options
 def train(spec, config_path, out, resume, force, max_params, nproc, **flags):
-    """Train SPEC (a classifier or a language model: --task) and write a run folder.
+    """Train SPEC (a classifier, a language model or a segmentation net: --task) and write a run folder.
 
     Options come from, highest first: flags, --config, the spec's train: section, defaults.
     Under torchrun (or with --nproc) each process trains on its share of every batch.

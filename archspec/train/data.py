@@ -13,7 +13,7 @@ import torch
 
 from archspec.diagnostics import did_you_mean
 from archspec.errors import ArchspecError
-from archspec.train import formats
+from archspec.train import formats, segmentation
 from archspec.train.download import download
 from archspec.train.files import require_room
 from archspec.train.recipe import DATA_KINDS, SOURCES, Recipe
@@ -69,9 +69,11 @@ def load_data(recipe: Recipe, input_shape: tuple, num_classes: int, log=print, t
     elif kind == "folder" and arg:
         data = _folder(source, Path(arg), input_shape, recipe.workers)
     elif kind == "synthetic":
-        data = _synthetic(source, arg, input_shape, num_classes, tokens)
+        data = _synthetic(source, arg, input_shape, num_classes, tokens, recipe.task == "segmentation")
     elif kind == "text" and arg:
         return check_samples(_text(recipe, source, arg, input_shape), log)
+    elif kind == "voc" and arg:
+        data = segmentation.voc(source, Path(arg), input_shape, num_classes, recipe.workers)
     else:
         raise ArchspecError(f"--data {source!r}: unknown data source{did_you_mean(kind, DATA_KINDS)}; "
                             f"expected one of {', '.join(SOURCES)}")
@@ -257,9 +259,11 @@ def _folder(source: str, root: Path, input_shape: tuple, workers: int) -> Data:
     return Data(source, decode(items), val, num_classes=len(classes), classes=classes)
 
 
-def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int, tokens: tuple | None = None) -> Data:
+def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int, tokens: tuple | None = None,
+               masks: bool = False) -> Data:
     """Gaussian noise around one random prototype per class: learnable, so smoke runs show progress.
-    For a token input, a random id sequence per class with a quarter of its ids replaced."""
+    For a token input, a random id sequence per class with a quarter of its ids replaced; for
+    segmentation, shapes and their masks (segmentation.synthetic_shapes)."""
     try:
         n = int(arg) if arg else SYNTHETIC_SIZE
     except ValueError:
@@ -267,6 +271,8 @@ def _synthetic(source: str, arg: str, input_shape: tuple, num_classes: int, toke
     if not 2 <= n <= MAX_SYNTHETIC:
         raise ArchspecError(f"--data {source[:40]}: expected synthetic or synthetic:N with N from 2 to "
                             f"{MAX_SYNTHETIC:,} samples")
+    if masks:
+        return segmentation.synthetic_shapes(source, n, input_shape, num_classes)
     require_room((n + max(n // 4, 1)) * math.prod(input_shape) * 4 * 2, f"--data {source}")
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, num_classes, (n + max(n // 4, 1),), generator=g)
@@ -295,6 +301,8 @@ def sample_shape(data: Data, transforms: dict, input_shape: tuple) -> tuple:
 
 def check_against_spec(data: Data, info, transforms: dict) -> None:
     """Refuse data that cannot feed the spec: sample shape, class count and label range."""
+    if info.task.name == "segmentation" or data.train.y.dim() == 3:  # masks: segmentation's own checks
+        return segmentation.check_against_spec(data, info, transforms)
     spec_in, k = tuple(info.input_shape), info.num_classes
     got = sample_shape(data, transforms, spec_in)
     where = f"data {data.name!r}"

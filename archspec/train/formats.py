@@ -234,23 +234,35 @@ class DecodeImages:
         return len(self.files)
 
     def __getitem__(self, i):
-        from PIL import Image, UnidentifiedImageError
+        found = load_image(self.files[i], self.mode, self.size)
+        return found if isinstance(found, str) else found[0]
 
-        path, limit = self.files[i], Image.MAX_IMAGE_PIXELS
-        too_big = f"image {path} has more than {limit:,} pixels (a decompression bomb?); refusing to decode it"
-        try:
-            with open_regular(path, "image") as f, Image.open(f) as im:
-                if im.size[0] * im.size[1] > limit:  # read from the header; Pillow only warns up to twice this
-                    return too_big
-                im = im.convert(self.mode).resize((self.size[1], self.size[0]), Image.BILINEAR)
-                arr = np.asarray(im, dtype=np.uint8)
-        except ArchspecError as exc:
-            return str(exc.diagnostics[0].message)  # raised in the parent, not in a worker
-        except Image.DecompressionBombError:
-            return too_big
-        except (OSError, UnidentifiedImageError, ValueError, EOFError) as exc:
-            return f"cannot decode image {path}: {exc}"
-        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()
+
+def load_image(path, mode: str | None, size: tuple[int, int], nearest: bool = False):
+    """One image file as (C, H, W) uint8 resized to `size`, with its (width, height) and Pillow mode as
+    stored; or the error as a string (workers hand it to the parent, which raises it).
+
+    mode None keeps the stored values (a palette PNG's class indices); `nearest` resizes without
+    mixing values, as masks must be. An image of more than MAX_IMAGE_PIXELS is refused from its header."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = Image.MAX_IMAGE_PIXELS
+    too_big = f"image {path} has more than {limit:,} pixels (a decompression bomb?); refusing to decode it"
+    try:
+        with open_regular(path, "image") as f, Image.open(f) as im:
+            stored, stored_mode = im.size, im.mode
+            if stored[0] * stored[1] > limit:  # read from the header; Pillow only warns up to twice this
+                return too_big
+            im = im if mode is None else im.convert(mode)
+            im = im.resize((size[1], size[0]), Image.NEAREST if nearest else Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except ArchspecError as exc:
+        return str(exc.diagnostics[0].message)  # raised in the parent, not in a worker
+    except Image.DecompressionBombError:
+        return too_big
+    except (OSError, UnidentifiedImageError, ValueError, EOFError) as exc:
+        return f"cannot decode image {path}: {exc}"
+    return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()), stored, stored_mode
 
 
 def _keep(batch):

@@ -76,12 +76,15 @@ class Batcher:
         if self.tokens:  # text keeps its ids small (uint8) until a batch is taken
             return x.long(), split.y[idx].to(self.device, non_blocking=True).long()
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        x = self.pipeline(x, train=train, gen=gen)
+        y = split.y[idx].to(self.device, non_blocking=True).long()  # masks are stored as uint8
+        masks = y.dim() == 3  # segmentation: crops and flips move the masks with their images
+        x, moved = self.pipeline.pair(x, y if masks else None, train=train, gen=gen)
+        y = moved if masks else y
         if tuple(x.shape[1:]) != self.input_shape:
             x = x.reshape(x.shape[0], *self.input_shape)
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, split.y[idx].to(self.device, non_blocking=True)
+        return x, y
 
 
 @torch.no_grad()

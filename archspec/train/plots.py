@@ -36,6 +36,8 @@ def plot_runs(runs: list[tuple[str, list[dict]]], path, accuracy: str = "accurac
         if any(r.get("val_loss") is not None for r in records):
             ax_loss.plot(epochs, [r.get("val_loss") for r in records], "--", color=color, label=f"{prefix}val loss")
             ax_acc.plot(epochs, [r.get("val_acc") for r in records], "--", color=color, label=f"{prefix}val acc")
+        if any(r.get("val_miou") is not None for r in records):  # segmentation's best-epoch measure
+            ax_acc.plot(epochs, [r.get("val_miou") for r in records], ":", color=color, label=f"{prefix}val mIoU")
     for ax, name in ((ax_loss, "loss"), (ax_acc, accuracy)):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)

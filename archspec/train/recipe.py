@@ -22,12 +22,16 @@ MAX_COUNT = 1_000_000  # epochs, batch size, warm-up and step size
 MAX_WORKERS = 64  # decoding processes: more only forks the machine to a halt
 MAX_SEED = 2**63 - 1  # what torch's generators and the per-epoch seeds take
 DATA_KINDS = ("digits", "mnist", "fashion-mnist", "cifar10", "npz", "folder", "synthetic",
-              "text")
+              "text",
+              "voc")
 SOURCES = tuple({"npz": "npz:PATH", "folder": "folder:PATH", "synthetic": "synthetic[:N]",
-                 "text": "text:PATH|stdlib"}.get(k, k) for k in DATA_KINDS)
-PATH_KINDS = ("npz", "folder", "text")  # data sources that name a file or folder
+                 "text": "text:PATH|stdlib",
+                 "voc": "voc:PATH"}.get(k, k) for k in DATA_KINDS)
+PATH_KINDS = ("npz", "folder", "text",
+              "voc")  # data sources that name a file or folder
 BUNDLED = ("text:stdlib",)  # sources of a path kind that name no path (archspec/train/text.py)
-TASK_NAMES = ("image_classification", "sequence_classification", "language_model")  # archspec/train/tasks.py
+TASK_NAMES = ("image_classification", "sequence_classification", "language_model",
+              "segmentation")  # archspec/train/tasks.py
 DOWNLOADABLE = ("mnist", "fashion-mnist", "cifar10")
 LOGGERS = ("tensorboard", "mlflow")  # --log: archspec/train/loggers.py
 # Flags of `archspec train` that belong to one run, not to a recipe.

@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from archspec.errors import ArchspecError
+from archspec.train.iou import IGNORE, class_iou, majority_iou, mean_iou, pixel_accuracy, pixel_confusion
 from archspec.train.recipe import TASK_NAMES, OptionError
 
 
@@ -189,6 +190,67 @@ class LanguageModel(Task):
         return out
 
 
+class Segmentation(Task):
+    """A class for every pixel: a (C, H, W) float input, a (num_classes, H, W) output at the input's
+    H and W, an int64 (N, H, W) target batch in which 255 marks pixels to ignore. Per-pixel
+    cross-entropy; pixel accuracy and mean IoU (archspec/train/iou.py), the best epoch by mean IoU."""
+
+    name = "segmentation"
+    best = ("val_miou", True)
+    accuracy = "pixel accuracy"
+    expects = "a (C, H, W) float input and a (num_classes, H, W) output at the input's H and W"
+
+    def fits(self, info) -> bool:
+        shape, inp = tuple(info.output_shape), tuple(info.input_shape)
+        return (info.input_range is None and len(inp) == 3 and len(shape) == 3 and shape[1:] == inp[1:]
+                and shape[0] >= 2)
+
+    def target_shape(self, info) -> tuple:
+        return tuple(info.input_shape[1:])
+
+    def make_loss(self, recipe):
+        if recipe.loss != "cross_entropy":
+            raise OptionError(f"{recipe.where('loss')}: segmentation trains with cross_entropy over each pixel's "
+                              f"class scores, not {recipe.loss}")
+        smoothing = recipe.label_smoothing
+
+        def loss(out, y):  # the mean over scored pixels; 0 (not NaN) for a batch whose pixels are all ignored
+            total = F.cross_entropy(out, y, ignore_index=IGNORE, reduction="sum", label_smoothing=smoothing)
+            return total / (y != IGNORE).sum().clamp(min=1)
+
+        return loss
+
+    def hits(self, out, y):
+        scored = y != IGNORE
+        return ((self.predict(out) == y) & scored).sum(), scored.sum()
+
+    def sums(self, out, y, loss) -> dict:
+        scored = (y != IGNORE).sum()
+        return {"loss": loss.double() * scored, "samples": len(y), "scored": scored,
+                "confusion": pixel_confusion(y, self.predict(out), out.shape[1])}
+
+    def metrics(self, sums: dict) -> dict:
+        cm = sums["confusion"].cpu()
+        return {"loss": float(sums["loss"]) / max(int(sums["scored"]), 1), "acc": pixel_accuracy(cm),
+                "miou": mean_iou(cm)}
+
+    def report(self, sums: dict, data) -> dict:
+        cm, m = sums["confusion"].cpu(), self.metrics(sums)
+        return {"samples": int(sums["samples"]), "pixels": int(sums["scored"]), "loss": m["loss"],
+                "pixel_accuracy": m["acc"], "mean_iou": m["miou"], "majority_mean_iou": majority_iou(cm),
+                "classes": data.classes or [str(i) for i in range(len(cm))], "class_iou": class_iou(cm),
+                "class_pixels": cm.sum(dim=1).tolist()}
+
+    def format_report(self, result: dict) -> str:
+        from archspec.table import table
+
+        rows = [(name, "-" if v is None else f"{v:.4f}", pixels)
+                for name, v, pixels in zip(result["classes"], result["class_iou"], result["class_pixels"])]
+        return "\n".join([super().format_report(result), "", "mean IoU is over the classes that have an IoU "
+                          "(- : in neither the masks nor the predictions)",
+                          *table(("class", "IoU", "pixels"), rows, right=(False, True, True))])
+
+
 def perplexity(loss: float) -> float:
     """exp(mean cross-entropy in nats); inf rather than an overflow for a diverged loss."""
     return math.exp(loss) if loss < 700 else math.inf
@@ -203,7 +265,8 @@ def describe_input(info) -> str:
     return f"{kind} of shape {tuple(info.input_shape)}"
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (Classification(), SequenceClassification(), LanguageModel())}
+TASKS: dict[str, Task] = {t.name: t for t in (Classification(), SequenceClassification(), LanguageModel(),
+                                               Segmentation())}
 assert tuple(TASKS) == TASK_NAMES[:len(TASKS)]
 
 

@@ -25,21 +25,30 @@ class Pipeline:
             self.std = torch.tensor(norm["std"]).view(1, -1, 1, 1)
 
     def __call__(self, x: torch.Tensor, train: bool = False, gen: torch.Generator | None = None) -> torch.Tensor:
+        return self.pair(x, None, train, gen)[0]
+
+    def pair(self, x: torch.Tensor, mask: torch.Tensor | None, train: bool = False,
+             gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch and its masks ((N, H, W) class indices, or None): crops, flips and resizes move
+        a mask's pixels as its image's, by nearest neighbour (no class mixed with another); the
+        random draws are the same as without masks."""
         if x.dim() != 4:
-            return x
+            return x, mask
         if self.channels and x.shape[1] == 1 and self.channels != 1:
             x = x.expand(-1, self.channels, -1, -1)
         if train and "random_resized_crop" in self.t:
-            x = random_resized_crop(x, self.size or tuple(x.shape[-2:]), gen=gen, **self.t["random_resized_crop"])
+            x, mask = _crop(x, mask, self.size or tuple(x.shape[-2:]), gen=gen, **self.t["random_resized_crop"])
         elif self.size and tuple(x.shape[-2:]) != tuple(self.size):
             x = resize(x, self.size)
+            if mask is not None:
+                mask = F.interpolate(mask[:, None].float(), size=tuple(self.size), mode="nearest")[:, 0].to(mask.dtype)
         if train and "hflip" in self.t:
-            x = random_hflip(x, self.t["hflip"], gen)
+            x, mask = _hflip(x, mask, self.t["hflip"], gen)
         if train and "color_jitter" in self.t:
             x = color_jitter(x, gen=gen, **self.t["color_jitter"])
         if self.mean is not None:
             x = (x - self.mean.to(x.device)) / self.std.to(x.device)
-        return x
+        return x, mask
 
 
 def resize(x: torch.Tensor, size) -> torch.Tensor:
@@ -57,12 +66,23 @@ def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def random_hflip(x: torch.Tensor, p: float, gen) -> torch.Tensor:
+    return _hflip(x, None, p, gen)[0]
+
+
+def _hflip(x: torch.Tensor, mask: torch.Tensor | None, p: float, gen):
     flip = _to(torch.rand(x.shape[0], generator=gen) < p, x.device).view(-1, 1, 1, 1)
-    return torch.where(flip, x.flip(-1), x)
+    if mask is not None:
+        mask = torch.where(flip[:, 0], mask.flip(-1), mask)
+    return torch.where(flip, x.flip(-1), x), mask
 
 
 def random_resized_crop(x: torch.Tensor, size, scale, ratio, gen) -> torch.Tensor:
-    """Per-sample crop boxes (area fraction in `scale`, aspect in `ratio`) sampled with one grid_sample."""
+    return _crop(x, None, size, scale, ratio, gen)[0]
+
+
+def _crop(x: torch.Tensor, mask: torch.Tensor | None, size, scale, ratio, gen):
+    """Per-sample crop boxes (area fraction in `scale`, aspect in `ratio`) sampled with one grid_sample;
+    a mask by the same grid, nearest."""
     n, _, h, w = x.shape
     area = _uniform(n, scale[0], scale[1], gen)
     aspect = torch.exp(_uniform(n, math.log(ratio[0]), math.log(ratio[1]), gen))
@@ -73,7 +93,11 @@ def random_resized_crop(x: torch.Tensor, size, scale, ratio, gen) -> torch.Tenso
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = fw, cx, fh, cy
     grid = F.affine_grid(_to(theta, x.device).to(x.dtype), [n, x.shape[1], *size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if mask is not None:
+        moved = F.grid_sample(mask[:, None].to(x.dtype), grid, mode="nearest", padding_mode="border",
+                              align_corners=False)
+        mask = moved[:, 0].round().to(mask.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False), mask
 
 
 def color_jitter(x: torch.Tensor, brightness: float, contrast: float, saturation: float, gen) -> torch.Tensor:

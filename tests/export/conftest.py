@@ -33,6 +33,7 @@ SMALL = {
     "specs/text_transformer.yaml": {},
     "specs/convnext_tiny.yaml": {"dims": [8, 16, 32, 64], "depths": [1, 1, 2, 1]},   # narrow: every format
     "specs/shufflenet_v2_x1_0.yaml": {"repeats": [1, 2, 1], "widths": [8, 16, 32, 64, 128]},
+    "specs/unet.yaml": {"base": 4, "size": 32, "num_classes": 3},
 }
 # the largest (224x224, up to 138M parameters): python and one binary format, at one batch size
 LARGE = {

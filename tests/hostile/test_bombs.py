@@ -160,6 +160,10 @@ def bombs():
      "has more than 89,478,485 pixels (a decompression bomb?)"),
     ("png_refused", "from archspec.train.formats import DecodeImages; print(DecodeImages([{path!r}], 1, (8, 8))[0])",
      "has more than 89,478,485 pixels (a decompression bomb?)"),
+    ("png_refused", "from PIL import Image; from archspec.train.segmentation import DecodePairs\n"  # as a VOC mask
+                    "Image.new('L', (8, 8)).save({path!r} + '.jpg')\n"
+                    "print(DecodePairs([({path!r} + '.jpg', {path!r})], 1, (8, 8), 3)[0])",
+     "has more than 89,478,485 pixels (a decompression bomb?)"),
 ])
 def test_a_bomb_is_refused_before_it_inflates(bombs, name, call, needle):
     path = bombs[name]

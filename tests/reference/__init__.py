@@ -8,7 +8,7 @@ classifiers), checked by test_modern.py until their specs exist. `REFERENCES` ma
 """
 from __future__ import annotations
 
-from . import d2l, modern_cnn as cnn, torchvision_layout as tv, transformers as tf
+from . import d2l, modern_cnn as cnn, torchvision_layout as tv, transformers as tf, unet
 
 REFERENCES = {
     "specs/d2l/lenet.yaml": d2l.lenet,
@@ -38,6 +38,7 @@ REFERENCES = {
     "specs/text_transformer.yaml": tf.text_transformer,
     "specs/gpt_small.yaml": lambda: tf.gpt2(tf.GPTConfig(block_size=64, vocab_size=256, n_layer=4, n_head=4, n_embd=128,
                                                          bias=False)),
+    "specs/unet.yaml": lambda: unet.UNet(**{k: v for k, v in TEST_PARAMS["specs/unet.yaml"].items() if k != "size"}),
 }
 
 # Params the spec tests build a spec with, where the full size would be slow on a CPU; its
@@ -46,10 +47,12 @@ TEST_PARAMS = {
     "specs/vit_b_16.yaml": {"num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64, "num_classes": 10},  # at 224
     "specs/gpt2.yaml": {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
     "specs/swin_t.yaml": {"embed_dim": 8, "depths": [2, 2, 2, 2], "num_heads": [1, 1, 2, 2], "num_classes": 10},
+    "specs/unet.yaml": {"base": 4, "size": 32, "num_classes": 3},
 }
 
 # The full-size references of the specs in TEST_PARAMS: their layouts are compared on torch's meta device.
-FULL_SIZE = {"specs/vit_b_16.yaml": tf.vit_b_16, "specs/gpt2.yaml": tf.gpt2, "specs/swin_t.yaml": tf.swin_t}
+FULL_SIZE = {"specs/vit_b_16.yaml": tf.vit_b_16, "specs/gpt2.yaml": tf.gpt2, "specs/swin_t.yaml": tf.swin_t,
+             "specs/unet.yaml": unet.UNet}
 
 # Parameter counts published with torchvision's weights (ImageNet, 1000 classes).
 PUBLISHED_PARAMS = {
@@ -76,4 +79,5 @@ SECOND_SIZES = {
     "specs/efficientnet_b0.yaml": (3, 160, 160),
     "specs/mobilenet_v3_large.yaml": (3, 160, 160),
     "specs/shufflenet_v2_x1_0.yaml": (3, 160, 160),
+    "specs/unet.yaml": (3, 48, 48),  # built at 32: any multiple of 2^depth
 }
