@@ -85,8 +85,9 @@ class Batcher:
 
 
 @torch.no_grad()
-def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int):
-    """Mean loss, accuracy and the predictions on a split, in eval mode."""
+def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int, passes: int = 0):
+    """Mean loss, accuracy and the predictions on a split, in eval mode; at least `passes` forward
+    passes, the last ones on no samples (sharded ranks must all join each pass's weight gathering)."""
     was_training = net.training
     net.eval()
     loss_sum, preds = torch.zeros((), dtype=torch.float64, device=batcher.device), []
@@ -96,6 +97,9 @@ def evaluate(net, split, batcher: Batcher, loss_fn, amp: str, batch_size: int):
             out = net(x)
         loss_sum += loss_fn(out.float(), y).double() * len(idx)  # summed on the device: one read at the end
         preds.append(out.argmax(dim=1))
+    for _ in range(-(-len(split) // batch_size), passes):
+        with autocast(amp, batcher.device):
+            net(batcher(split, torch.arange(0, device=split.x.device))[0])
     net.train(was_training)
     pred = torch.cat(preds).cpu() if preds else torch.zeros(0, dtype=torch.long)
     n = max(len(split), 1)
@@ -123,6 +127,7 @@ class Trainer:
         if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net, self.eval_net = dist.wrap(self.model, recipe, device)
+        self.sharded = dist.sharded(recipe)
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
         self.optimizer = build_optimizer(param_groups(self.model, recipe.lr, recipe.lr_for), recipe)  # frozen ones stay put
@@ -136,13 +141,33 @@ class Trainer:
         self.log = None  # the run's loggers (archspec.train.loggers), set on rank 0 when --log asks
 
     # --- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict:
+    def state(self) -> dict | None:
+        """The checkpoint, on the process that writes it (None on the others). Under fsdp every process
+        calls this: gathering the full weights takes them all."""
+        if self.run is None and not self.sharded:
+            return None
+        if self.sharded:
+            from archspec.train.sharding import full_state
+
+            weights, optim = full_state(self.model, self.optimizer)
+        else:
+            weights, optim = self.model.state_dict(), self.optimizer.state_dict()
+        if self.run is None:
+            return None
         p = self.pos
-        return {"format": checkpoint.FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"format": checkpoint.FORMAT, "model": weights, "optimizer": optim,
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": p.epoch, "step": p.step, "batch": p.batch, "partial": dict(p.partial),
                 "aug_state": p.aug_state, "history": list(p.history), "best": dict(p.best),
                 "rng": checkpoint.rng_state(), "spec": checkpoint.spec_record(self.info), **self.extra}
+
+    def weights(self) -> dict:
+        """The model's state_dict, whole on rank 0 (under fsdp every process calls this)."""
+        if self.sharded:
+            from archspec.train.sharding import full_weights
+
+            return full_weights(self.model)
+        return self.model.state_dict()
 
     def restore(self, state: dict, where) -> None:
         """Continue from a checkpoint (its fields already validated); what does not fit this run's
@@ -153,10 +178,15 @@ class Trainer:
         _same_layout("scheduler", self.scheduler.state_dict(), state["scheduler"], where)
         _same_layout("scaler", self.scaler.state_dict(), state["scaler"], where)
         try:
-            self.model.load_state_dict(state["model"])
             _check_optimizer_state(state["optimizer"], [p for g in self.optimizer.param_groups for p in g["params"]],
                                    where)
-            self.optimizer.load_state_dict(state["optimizer"])
+            if self.sharded:
+                from archspec.train.sharding import load_full
+
+                load_full(self.model, self.optimizer, state["model"], state["optimizer"])
+            else:
+                self.model.load_state_dict(state["model"])
+                self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
             if state["aug_state"] is not None:
@@ -286,7 +316,7 @@ class Trainer:
         start = time.perf_counter()
         if self.data.val is not None and len(self.data.val):
             val_loss, val_acc, _ = evaluate(self.eval_net, self.val, self.batcher, self.loss_fn, r.amp,
-                                            r.batch_size)
+                                            r.batch_size, dist.eval_passes(len(self.data.val), r.batch_size, r))
             val_loss, val_acc = dist.mean_over_ranks([val_loss, val_acc], len(self.val))
         record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": acc["loss_sum"] / max(acc["count"], 1),
                   "train_acc": acc["correct"] / max(acc["count"], 1), "val_loss": val_loss, "val_acc": val_acc,
@@ -299,8 +329,9 @@ class Trainer:
         is_best = score > p.best["val_acc"]
         if is_best:
             p.best = {"val_acc": score, "epoch": p.epoch}
+        state = self.state()
         if self.run is not None:
-            self.run.epoch_done(record, self.state(), is_best)
+            self.run.epoch_done(record, state, is_best)
         if self.log is not None:
             self.log.epoch(record)
         self.progress.end_epoch(record)
@@ -309,9 +340,9 @@ class Trainer:
             raise self._interrupt(saved=True)
 
     def _interrupt(self, saved: bool = False) -> Interrupted:
-        path = None
+        path, state = None, None if saved else self.state()
         if self.run is not None:
-            path = self.run.last if saved else self.run.save_last(self.state())
+            path = self.run.last if saved else self.run.save_last(state)
         return Interrupted(path, self.pos.epoch, self.pos.batch, self._signum)
 
     def _nonfinite(self, value: float, i: int, global_step: int) -> ArchspecError:

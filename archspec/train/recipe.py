@@ -142,6 +142,9 @@ class Recipe:
     deterministic: bool = option(_BOOL, False, "Deterministic kernels (exact reruns and resumes).")
     workers: int = option(_int(0, MAX_WORKERS), 0, "Processes decoding folder: images.", resumable=True)
     sync_bn: bool = option(_BOOL, False, "Batch norm statistics over all processes (SyncBatchNorm; CUDA).")
+    strategy: str = option(_choice("ddp", "fsdp"), "ddp", "How several processes (--nproc) share the model: ddp "
+                           "(default) copies it whole to each, fsdp shards its weights, gradients and optimizer state "
+                           "over them. One process trains the plain model either way.", resumable=True)
     val_split: float | None = option(_num(0, 1, low_open=True, high_open=True, null=True), None,
                                      "Hold out this fraction of train for validation (default: the test split when "
                                      "the data has one, else 0.2).")
