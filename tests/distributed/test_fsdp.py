@@ -62,3 +62,34 @@ def test_two_fsdp_processes_follow_one_process_and_resume_across_world_sizes(tmp
     assert yaml.safe_load((tmp_path / "one2" / "config.yaml").read_text())["data"]["val"] == 129
     recipe = yaml.safe_load((tmp_path / "one1" / "config.yaml").read_text())["recipe"]
     assert recipe["strategy"] == "fsdp" and recipe["batch_size"] == 32
+
+
+def test_bf16_gathers_low_precision_weights_but_keeps_batch_norm_in_fp32(tmp_path):
+    """In one gloo process: the dtype each layer's gathered weight has when it runs, and the output
+    against the unsharded module under the same autocast (bf16 keeps 8 bits of mantissa)."""
+    import copy
+
+    import torch.distributed as tdist
+    from torch import nn
+
+    from archspec.train.sharding import shard
+
+    tdist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                              nn.Linear(256, 3))
+        reference = copy.deepcopy(model)
+        shard(model, "bf16")
+        seen = {}
+        for name, layer in model.named_children():
+            if isinstance(layer, (nn.Conv2d, nn.BatchNorm2d, nn.Linear)):
+                layer.register_forward_pre_hook(lambda m, args, name=name: seen.update({name: m.weight.dtype}))
+        x = torch.randn(4, 1, 8, 8)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, expected = model(x), reference(x)
+        assert seen == {"0": torch.bfloat16, "1": torch.float32, "4": torch.bfloat16}
+        torch.testing.assert_close(out.float(), expected.float(), atol=3e-2, rtol=3e-2)
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # the shards the optimizer updates
+    finally:
+        tdist.destroy_process_group()
