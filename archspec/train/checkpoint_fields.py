@@ -92,13 +92,17 @@ def _check(value, rule, where: str, path) -> None:
 
 
 def _check_recipe(recipe: dict, path) -> None:
-    """The stored recipe, through the validation a spec's train: gets, and complete."""
-    from archspec.train.recipe import OPTIONS
+    """The stored recipe, through the validation a spec's train: gets, and completed: an option
+    added to archspec after the checkpoint was written takes its default (what the run trained with)."""
+    from archspec.train.recipe import DECIDED, OPTIONS, plain
     from archspec.train.resolve import Layer, validate_layer
 
-    missing = sorted(set(OPTIONS) - set(recipe))
-    if missing:
-        _missing(path, f"recipe.{missing[0]}")
+    absent = sorted(OPTIONS.keys() - recipe.keys())
+    undecided = [name for name in absent if name in DECIDED]
+    if undecided:
+        _missing(path, f"recipe.{undecided[0]}")
+    for name in absent:
+        recipe[name] = plain(OPTIONS[name].default)
     if "for_data" in recipe:
         _fail(path, "recipe.for_data", "absent (a stored recipe is already resolved)", recipe["for_data"])
     try:

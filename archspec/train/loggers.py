@@ -47,7 +47,7 @@ class TensorBoard:
             self.writer.add_scalar(key, value, record["step"])
         self.writer.flush()
 
-    def close(self, model, status: str) -> None:
+    def close(self, weights: dict | None, status: str) -> None:
         self.writer.close()
 
 
@@ -103,13 +103,14 @@ class MLflow:
         now = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
 
-    def close(self, model, status: str) -> None:
-        if status == "FINISHED":
+    def close(self, weights: dict | None, status: str) -> None:
+        """Ends the MLflow run; a finished run's final weights (its state_dict) become an artifact."""
+        if status == "FINISHED" and weights is not None:
             from archspec.train.weights import write_safetensors
 
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model.safetensors"
-                write_safetensors(model.state_dict(), path)
+                write_safetensors(weights, path)
                 self.client.log_artifact(self.run_id, str(path))
         self.client.set_terminated(self.run_id, status)
 
@@ -129,8 +130,8 @@ class Loggers:
     def epoch(self, record: dict) -> None:
         self._each("epoch", record)
 
-    def close(self, model, status: str) -> None:
-        self._each("close", model, status)
+    def close(self, weights: dict | None, status: str) -> None:
+        self._each("close", weights, status)
         self.loggers = {}
 
     def _each(self, method: str, *args) -> None:

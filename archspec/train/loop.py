@@ -88,9 +88,11 @@ class Batcher:
 
 
 @torch.no_grad()
-def evaluate(net, info, split, batcher: Batcher, loss_fn, amp: str, batch_size: int) -> dict:
+def evaluate(net, info, split, batcher: Batcher, loss_fn, amp: str, batch_size: int, passes: int = 0) -> dict:
     """The task's sums (archspec.train.tasks) over a split, in eval mode, summed over all processes;
-    info.task.metrics() turns them into numbers. An empty split (a rank's share) gives zero sums."""
+    info.task.metrics() turns them into numbers. An empty split (a rank's share) gives zero sums.
+    At least `passes` forward passes, the last ones on no samples (sharded ranks must all join each
+    pass's weight gathering)."""
     task, device = info.task, batcher.device
     was_training = net.training
     net.eval()
@@ -104,6 +106,9 @@ def evaluate(net, info, split, batcher: Batcher, loss_fn, amp: str, batch_size: 
         out = out.float()
         for key, value in task.sums(out, y, loss_fn(out, y)).items():  # summed on the device: read once at the end
             sums[key] = sums[key] + value
+    for _ in range(-(-len(split) // batch_size), passes):
+        with autocast(amp, device):
+            net(batcher(split, torch.arange(0, device=split.x.device))[0])
     net.train(was_training)
     return {key: dist.reduce_tensor(torch.as_tensor(value, device=device)) for key, value in sums.items()}
 
@@ -134,6 +139,7 @@ class Trainer:
         if recipe.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net, self.eval_net = dist.wrap(self.model, recipe, device)
+        self.sharded = dist.sharded(recipe)
         self.val = dist.shard_split(data.val)
         self.steps_per_epoch = len(self._batches(0))
         self.optimizer = build_optimizer(param_groups(self.model, recipe.lr, recipe.lr_for), recipe)  # frozen ones stay put
@@ -148,13 +154,33 @@ class Trainer:
         self.log = None  # the run's loggers (archspec.train.loggers), set on rank 0 when --log asks
 
     # --- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict:
+    def state(self) -> dict | None:
+        """The checkpoint, on the process that writes it (None on the others). Under fsdp every process
+        calls this: gathering the full weights takes them all."""
+        if self.run is None and not self.sharded:
+            return None
+        if self.sharded:
+            from archspec.train.sharding import full_state
+
+            weights, optim = full_state(self.model, self.optimizer)
+        else:
+            weights, optim = self.model.state_dict(), self.optimizer.state_dict()
+        if self.run is None:
+            return None
         p = self.pos
-        return {"format": checkpoint.FORMAT, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"format": checkpoint.FORMAT, "model": weights, "optimizer": optim,
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": p.epoch, "step": p.step, "batch": p.batch, "partial": dict(p.partial),
                 "aug_state": p.aug_state, "history": list(p.history), "best": dict(p.best),
                 "rng": checkpoint.rng_state(), "spec": checkpoint.spec_record(self.info), **self.extra}
+
+    def weights(self) -> dict:
+        """The model's state_dict, whole on rank 0 (under fsdp every process calls this)."""
+        if self.sharded:
+            from archspec.train.sharding import full_weights
+
+            return full_weights(self.model)
+        return self.model.state_dict()
 
     def restore(self, state: dict, where) -> None:
         """Continue from a checkpoint (its fields already validated); what does not fit this run's
@@ -165,10 +191,15 @@ class Trainer:
         _same_layout("scheduler", self.scheduler.state_dict(), state["scheduler"], where)
         _same_layout("scaler", self.scaler.state_dict(), state["scaler"], where)
         try:
-            self.model.load_state_dict(state["model"])
             _check_optimizer_state(state["optimizer"], [p for g in self.optimizer.param_groups for p in g["params"]],
                                    where)
-            self.optimizer.load_state_dict(state["optimizer"])
+            if self.sharded:
+                from archspec.train.sharding import load_full
+
+                load_full(self.model, self.optimizer, state["model"], state["optimizer"])
+            else:
+                self.model.load_state_dict(state["model"])
+                self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
             if state["aug_state"] is not None:
@@ -302,7 +333,7 @@ class Trainer:
         start = time.perf_counter()
         if self.data.val is not None and len(self.data.val):
             val = task.metrics(evaluate(self.eval_net, self.info, self.val, self.batcher, self.loss_fn, r.amp,
-                                        r.batch_size))
+                                        r.batch_size, dist.eval_passes(len(self.data.val), r.batch_size, r)))
         train_loss = acc["loss_sum"] / max(acc["count"], 1)
         record = {"epoch": p.epoch + 1, "step": p.step, "train_loss": train_loss,
                   "train_acc": acc["correct"] / max(acc["targets"], 1), **task.train_extras(train_loss),
@@ -316,8 +347,9 @@ class Trainer:
         is_best = p.best["epoch"] == 0 or score > p.best["val_acc"]
         if is_best:
             p.best = {"val_acc": score, "epoch": p.epoch}
+        state = self.state()
         if self.run is not None:
-            self.run.epoch_done(record, self.state(), is_best)
+            self.run.epoch_done(record, state, is_best)
         if self.log is not None:
             self.log.epoch(record)
         self.progress.end_epoch(record)
@@ -326,9 +358,9 @@ class Trainer:
             raise self._interrupt(saved=True)
 
     def _interrupt(self, saved: bool = False) -> Interrupted:
-        path = None
+        path, state = None, None if saved else self.state()
         if self.run is not None:
-            path = self.run.last if saved else self.run.save_last(self.state())
+            path = self.run.last if saved else self.run.save_last(state)
         return Interrupted(path, self.pos.epoch, self.pos.batch, self._signum)
 
     def _nonfinite(self, value: float, i: int, global_step: int) -> ArchspecError:

@@ -18,6 +18,7 @@ from archspec.diagnostics import did_you_mean
 from archspec.errors import UsageError
 
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}  # when a recipe names no lr
+DECIDED = ("lr", "step_size", "seed")  # defaults resolve() decides when a run starts: never absent from a stored recipe
 MAX_COUNT = 1_000_000  # epochs, batch size, warm-up and step size
 MAX_WORKERS = 64  # decoding processes: more only forks the machine to a halt
 MAX_SEED = 2**63 - 1  # what torch's generators and the per-epoch seeds take
@@ -153,6 +154,9 @@ class Recipe:
     deterministic: bool = option(_BOOL, False, "Deterministic kernels (exact reruns and resumes).")
     workers: int = option(_int(0, MAX_WORKERS), 0, "Processes decoding folder: images.", resumable=True)
     sync_bn: bool = option(_BOOL, False, "Batch norm statistics over all processes (SyncBatchNorm; CUDA).")
+    strategy: str = option(_choice("ddp", "fsdp"), "ddp", "How several processes (--nproc) share the model: ddp "
+                           "(default) copies it whole to each, fsdp shards its weights, gradients and optimizer state "
+                           "over them. One process trains the plain model either way.", resumable=True)
     val_split: float | None = option(_num(0, 1, low_open=True, high_open=True, null=True), None,
                                      "Hold out this fraction of train for validation (default: the test split when "
                                      "the data has one, else 0.2).")
@@ -177,7 +181,7 @@ class Recipe:
 
     def to_dict(self) -> dict:
         """Plain data (config.yaml, the checkpoint): every option, mappings as dicts."""
-        return {name: _plain(getattr(self, name)) for name in OPTIONS}
+        return {name: plain(getattr(self, name)) for name in OPTIONS}
 
     @classmethod
     def from_dict(cls, values: dict, origins: Mapping | None = None) -> "Recipe":
@@ -189,11 +193,11 @@ def _rebuild(values: dict, origins: dict) -> Recipe:
     return Recipe.from_dict(values, origins)
 
 
-def _plain(value):
+def plain(value):
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

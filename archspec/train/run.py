@@ -267,13 +267,13 @@ def fit(trainer: Trainer, run: RunFolder, progress) -> dict | None:
         pos = trainer.fit()
     except BaseException as exc:
         if trainer.log is not None:
-            trainer.log.close(trainer.model, "KILLED" if isinstance(exc, (errors.Interrupted, KeyboardInterrupt))
-                              else "FAILED")
+            trainer.log.close(None, "KILLED" if isinstance(exc, (errors.Interrupted, KeyboardInterrupt)) else "FAILED")
         if writer is not None:
             _plot_after_failure(name, trainer.pos.history, run, progress, trainer.task.accuracy)
         raise  # the first error is the one the user needs, whatever happens to the plot
+    final = trainer.weights() if trainer.recipe.log else None  # every process: under fsdp they gather it together
     if trainer.log is not None:
-        trainer.log.close(trainer.model, "FINISHED")
+        trainer.log.close(final, "FINISHED")
     if writer is None:
         return None
     if pos.history:

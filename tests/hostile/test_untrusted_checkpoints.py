@@ -117,6 +117,18 @@ def test_export_reads_checkpoints_as_train_and_eval_do(run, change, needle):
     assert result.exit_code == 1 and needle in result.output, result.output
 
 
+def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default(run):
+    forge(run, lambda state: [state["recipe"].pop(k) for k in ("weights", "freeze", "strategy")])
+    result = cli("train", "--resume", "run", "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    state = checkpoint.read(run / "checkpoints" / "last.pt")
+    assert state["epoch"] == 3
+    assert (state["recipe"]["weights"], state["recipe"]["freeze"], state["recipe"]["strategy"]) == (None, [], "ddp")
+    forge(run, _set("recipe", "weights_from_the_future", value=1))  # an unknown one is still refused
+    result = cli("train", "--resume", "run", "--epochs", "4")
+    assert result.exit_code == 1 and "its stored recipe is invalid" in result.output, result.output
+
+
 def test_resume_holds_flags_to_the_bounds_of_a_new_run(run):
     result = cli("train", "--resume", "run", "--workers", "100000")
     assert result.exit_code == 2 and "--workers: 100000 is greater than the maximum of 64" in result.output
