@@ -204,7 +204,8 @@ def sharded(recipe) -> bool:
 def eval_passes(n: int, batch_size: int, recipe) -> int:
     """The forward passes each process makes over its share of an n-sample split: the same on every
     rank when sharded (each pass gathers weights with the others), else 0 (each does its own)."""
-    return -(-(-(-n // _world.size)) // batch_size) if sharded(recipe) else 0
+    largest = -(-n // _world.size)  # shard_split gives the first ranks one sample more
+    return -(-largest // batch_size) if sharded(recipe) else 0
 
 
 def global_batch(per_process: int) -> int:

@@ -157,13 +157,11 @@ class Trainer:
     def state(self) -> dict | None:
         """The checkpoint, on the process that writes it (None on the others). Under fsdp every process
         calls this: gathering the full weights takes them all."""
-        if self.run is None and not self.sharded:
-            return None
         if self.sharded:
             from archspec.train.sharding import full_state
 
             weights, optim = full_state(self.model, self.optimizer)
-        else:
+        elif self.run is not None:
             weights, optim = self.model.state_dict(), self.optimizer.state_dict()
         if self.run is None:
             return None

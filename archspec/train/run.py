@@ -310,12 +310,12 @@ def _plot_after_failure(name: str, history: list, run: RunFolder, progress, accu
 
 def _where(device, r: Recipe) -> str:
     """'cpu', or 'cpu x 2 processes, batch 64 each (global 128)' under torchrun; then how the step runs
-    (channels_last, bf16, compiled) when it differs from plain fp32."""
+    (fsdp, channels_last, bf16, compiled) when it differs from the plain fp32 step (DDP under torchrun)."""
     n = dist.world().size
     where = str(device) if n == 1 else (f"{device.type} x {n} processes, batch {r.batch_size} each "
                                         f"(global {dist.global_batch(r.batch_size)})")
-    how = [name for name, on in (("channels_last", r.channels_last), (r.amp, r.amp != "off"),
-                                 ("compiled", r.compile)) if on]
+    how = [name for name, on in (("fsdp", dist.sharded(r)), ("channels_last", r.channels_last),
+                                 (r.amp, r.amp != "off"), ("compiled", r.compile)) if on]
     return ", ".join([where, *how])
 
 

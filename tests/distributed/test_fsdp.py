@@ -55,7 +55,7 @@ def test_two_fsdp_processes_follow_one_process_and_resume_across_world_sizes(tmp
     run_ok(torchrun(2, "--resume", tmp_path / "fsdp", "--epochs", "2"), tmp_path)
     one_process(None, 2, resume=str(tmp_path / "fsdp_then_one"))
     resumed = run_ok(torchrun(2, "--resume", tmp_path / "one1", "--epochs", "2", "--strategy", "fsdp"), tmp_path)
-    assert "trained in 1 process(es), now 2" in resumed.stdout
+    assert "trained in 1 process(es), now 2" in resumed.stdout and "(global 64), fsdp" in resumed.stdout
     for run in ("fsdp", "fsdp_then_one", "one1"):
         assert_same_curve(records(tmp_path / run), records(tmp_path / "one2"))
         assert_same_weights(weights(tmp_path / run), weights(tmp_path / "one2"))
